@@ -1,0 +1,66 @@
+"""Format readers. ``load(path)`` detects an artifact's kind by content and returns its Graph.
+
+One module per artifact kind; each exposes ``read(path) -> Graph``. Detection looks at magic
+bytes and folder contents, not at the extension alone, and no reader is imported before it is
+needed.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable, Optional
+
+from ..errors import UnreadableArtifact
+from ..ir import Graph
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+
+#: kind -> module implementing read(path). Detectors below pick the kind.
+READERS: dict[str, str] = {
+    "keras-h5": "analyzer.formats.keras_h5",
+}
+
+Detector = Callable[[str, bytes], Optional[str]]
+DETECTORS: list[Detector] = []
+
+
+def detector(fn: Detector) -> Detector:
+    DETECTORS.append(fn)
+    return fn
+
+
+@detector
+def _hdf5(path: str, head: bytes) -> Optional[str]:
+    # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
+    return "keras-h5" if head.startswith(HDF5_MAGIC) else None
+
+
+def detect(path: str) -> str:
+    """The artifact kind at ``path``, or UnreadableArtifact saying why there is none."""
+    if not os.path.exists(path):
+        raise UnreadableArtifact("no such file or folder", path)
+    head = b""
+    if os.path.isfile(path):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(64)
+        except OSError as exc:
+            raise UnreadableArtifact(f"cannot be read ({exc.strerror})", path) from None
+        if not head:
+            raise UnreadableArtifact("the file is empty", path)
+    for fn in DETECTORS:
+        kind = fn(path, head)
+        if kind:
+            return kind
+    if os.path.isdir(path):
+        raise UnreadableArtifact("folder holds no model memscan can read", path)
+    raise UnreadableArtifact("not a model memscan can read (expected Keras .h5/.keras, "
+                             "SavedModel or ONNX)", path)
+
+
+def load(path: str) -> Graph:
+    """Read the artifact at ``path`` into a format-neutral Graph."""
+    kind = detect(path)
+    module = importlib.import_module(READERS[kind])
+    return module.read(path)

@@ -1,0 +1,138 @@
+"""The format-neutral graph every reader produces and everything after the readers consumes.
+
+Nothing in here knows about HDF5, zip members or protobuf. A reader turns an artifact into a
+`Graph`; shape rules, memory figures, checks and renderers only ever see these classes.
+
+Conventions
+- Shapes are tuples of Python ints, with ``None`` for a dim that is not known. Activation
+  shapes include the batch as their first dim (channels-last Keras) or wherever the format
+  puts it (ONNX: the full tensor shape as stated by the graph).
+- Weight shapes never include a batch and are always fully known.
+- dtypes are numpy-style names: ``"float32"``, ``"float16"``, ``"bfloat16"``, ``"int8"`` ...
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+Shape = tuple[Optional[int], ...]
+
+#: Bytes per element of every dtype a reader may report. Unknown dtypes count as 4 bytes and
+#: are reported by the reader as a finding, never guessed silently.
+DTYPE_BYTES: dict[str, int] = {
+    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2,
+    "float8_e4m3fn": 1, "float8_e4m3fnuz": 1, "float8_e5m2": 1, "float8_e5m2fnuz": 1,
+    "int64": 8, "int32": 4, "int16": 2, "int8": 1,
+    "uint64": 8, "uint32": 4, "uint16": 2, "uint8": 1,
+    "int4": 1, "uint4": 1,  # packed two per byte on disk; counted per element as 1 byte here
+    "bool": 1, "complex64": 8, "complex128": 16, "string": 8, "resource": 8, "variant": 8,
+}
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of ``dtype``; 4 for a name we do not know."""
+    return DTYPE_BYTES.get(dtype, 4)
+
+
+def num_elements(shape: Shape) -> Optional[int]:
+    """Exact element count as a Python int, or None when any dim is unknown."""
+    if any(d is None for d in shape):
+        return None
+    return math.prod(shape)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One stored weight tensor: its name, shape and dtype. Never its values."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    trainable: bool = True
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * dtype_bytes(self.dtype)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A graph input (or a known tensor): name, shape with ``None`` for unknown dims, dtype.
+
+    ``dim_names`` holds a symbolic name per dim where the format has one (ONNX ``dim_param``),
+    else None, so ``--dim height=1024`` can bind it.
+    """
+
+    name: str
+    shape: Shape
+    dtype: str = "float32"
+    dim_names: tuple[Optional[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Node:
+    """One call of a layer (Keras) or one op (ONNX, TF).
+
+    ``layer`` groups nodes into report rows: a shared Keras layer called twice gives two nodes
+    with the same ``layer`` and one row. ``inputs``/``outputs`` are tensor ids, unique within
+    the graph. ``weights`` are the stored weights of the *layer* (attached to its first node
+    only, so shared weights are counted once). ``subgraph`` is set for a nested model.
+    """
+
+    name: str
+    op: str
+    layer: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    weights: tuple[WeightSpec, ...] = ()
+    subgraph: Optional["Graph"] = None
+    #: Where the op comes from when that matters for findings (Keras ``module`` /
+    #: ``registered_name``, ONNX domain). Plain data, never imported.
+    origin: str = ""
+    #: Activation dtype of the outputs (Keras dtype policy compute dtype, ONNX value type).
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ReaderFinding:
+    """Something a reader noticed that is not fatal (a Lambda layer, a missing weight...)."""
+
+    code: str
+    severity: str  # "error" | "warning" | "info"
+    layer: Optional[str]
+    message: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+ShapeOracle = Callable[[Mapping[str, Shape]], "tuple[dict[str, Shape], list[ReaderFinding]]"]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A whole model, format-neutral. ``nodes`` are in a valid execution (topological) order."""
+
+    format: str  # "keras-h5", "keras-zip", "onnx", "savedmodel"
+    producer: str  # e.g. "keras 3.15.1", "tf-keras 2.21.0", "pytorch 2.3"
+    name: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    findings: tuple[ReaderFinding, ...] = ()
+    #: A format's own shape-inference engine, when it has one (ONNX, TF graphs): called with
+    #: the input shapes the user stated (by input name, batch included), it returns the
+    #: shapes it could infer by tensor id, plus findings. Keras graphs leave it None and
+    #: the shape rules do all the work; where it leaves a tensor unshaped, rules fill in.
+    shape_oracle: Optional[ShapeOracle] = field(default=None, compare=False, repr=False)
+    #: Activation dtype per tensor id where the format states it (ONNX value types).
+    known_dtypes: Mapping[str, str] = field(default_factory=dict)
+    #: Weights not attached to any node (a weights-only file).
+    loose_weights: tuple[WeightSpec, ...] = ()
+    #: True when the batch is the first dim of every input (Keras); False when the input
+    #: shape is given in full (ONNX).
+    batch_first: bool = True

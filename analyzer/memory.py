@@ -1,0 +1,149 @@
+"""Shapes to figures: params, param bytes and activation bytes per layer, and the totals.
+
+Definitions (DESIGN.md): params are exact Python ints; param bytes are params × bytes of the
+stored dtype; a tensor's activation bytes are the product of its dims (batch included) ×
+bytes of its dtype; the feature-map sum adds every layer's output bytes, the model's input
+included, each counted once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .ir import Shape, WeightSpec, dtype_bytes
+from .report import LayerRow, Totals
+from .shapes.infer import GraphInference, NodeInference
+from .shapes.registry import WeightNeed
+
+
+@dataclass
+class WeightPair:
+    """A weight the layer needs at this input beside the stored one it corresponds to."""
+
+    need: Optional[WeightNeed]
+    stored: Optional[WeightSpec]
+
+    @property
+    def mismatched(self) -> bool:
+        if self.need is None or self.stored is None:
+            return True
+        return tuple(self.need.shape) != tuple(self.stored.shape)
+
+
+@dataclass
+class LayerFigures:
+    """Everything memory knows about one report row; checks read it, the report copies it."""
+
+    row: LayerRow
+    path: str  # "outer/inner" for layers inside nested models
+    nodes: list[NodeInference]
+    pairs: list[WeightPair] = field(default_factory=list)
+    #: Rows of a nested model's own layers.
+    inner: list["LayerFigures"] = field(default_factory=list)
+    output_shapes: list[Optional[Shape]] = field(default_factory=list)
+
+
+def layer_figures(inference: GraphInference, prefix: str = "") -> list[LayerFigures]:
+    groups: dict[str, list[NodeInference]] = {}
+    for result in inference.nodes:
+        groups.setdefault(result.node.layer, []).append(result)
+    return [_figures(name, results, prefix) for name, results in groups.items()]
+
+
+def _figures(layer: str, results: list[NodeInference], prefix: str) -> LayerFigures:
+    first = results[0].node
+    path = f"{prefix}{layer}"
+    outputs = [s for r in results for s in r.outputs]
+    act = activation_bytes(outputs, first.dtype)
+    inner: list[LayerFigures] = []
+    pairs: list[WeightPair] = []
+    if first.subgraph is not None:
+        inner_inf = next((r.inner for r in results if r.inner is not None), None)
+        if inner_inf is not None:
+            inner = layer_figures(inner_inf, prefix=path + "/")
+        params = sum(f.row.params for f in inner)
+        stored = sum(f.row.stored_params for f in inner)
+        pbytes = sum(f.row.param_bytes for f in inner)
+    else:
+        stored_ws = [w for r in results for w in r.node.weights]
+        stored = sum(w.size for w in stored_ws)
+        needed = next((r.needed for r in results if r.needed is not None), None)
+        if needed is None:
+            params = stored
+            pbytes = sum(w.nbytes for w in stored_ws)
+        else:
+            pairs = pair_weights(needed, stored_ws)
+            params = sum(math.prod(p.need.shape) for p in pairs if p.need is not None)
+            pbytes = sum(math.prod(p.need.shape) * dtype_bytes(p.stored.dtype if p.stored
+                                                                else _weight_dtype(stored_ws))
+                         for p in pairs if p.need is not None)
+    status = next((r.status for r in results if r.status not in ("ok", "oracle")), "ok")
+    row = LayerRow(
+        name=layer, type=first.op,
+        output_shapes=[None if s is None else list(s) for s in outputs],
+        params=params, stored_params=stored, param_bytes=pbytes, activation_bytes=act,
+        dtype=first.dtype, shape_status=status,
+    )
+    return LayerFigures(row=row, path=path, nodes=results, pairs=pairs, inner=inner,
+                        output_shapes=outputs)
+
+
+def _weight_dtype(stored: list[WeightSpec]) -> str:
+    return stored[0].dtype if stored else "float32"
+
+
+def activation_bytes(shapes: list[Optional[Shape]], dtype: str) -> Optional[int]:
+    """Bytes of all ``shapes`` at ``dtype``; None if any is unknown."""
+    total = 0
+    for s in shapes:
+        if s is None or any(d is None for d in s):
+            return None
+        total += math.prod(s) * dtype_bytes(dtype)  # type: ignore[arg-type]
+    return total
+
+
+def pair_weights(needed: list[WeightNeed], stored: list[WeightSpec]) -> list[WeightPair]:
+    """Match needed weights to stored ones by name (``.../kernel``), else by position."""
+    remaining = list(stored)
+    pairs: list[WeightPair] = []
+    unmatched: list[WeightNeed] = []
+    for need in needed:
+        hit = next((w for w in remaining if _leaf(w.name) == need.name), None)
+        if hit is not None:
+            remaining.remove(hit)
+            pairs.append(WeightPair(need, hit))
+        else:
+            unmatched.append(need)
+            pairs.append(WeightPair(need, None))
+    # Names that do not match (Keras 3 ``vars/0`` style): fall back to order.
+    for i, p in enumerate(pairs):
+        if p.stored is None and remaining:
+            pairs[i] = WeightPair(p.need, remaining.pop(0))
+    pairs += [WeightPair(None, w) for w in remaining]
+    return pairs
+
+
+def _leaf(name: str) -> str:
+    return name.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def totals(figures: list[LayerFigures]) -> Totals:
+    rows = [f.row for f in figures]
+    params = sum(r.params for r in rows)
+    pbytes = sum(r.param_bytes for r in rows)
+    fmap = sum(r.activation_bytes or 0 for r in rows)
+    return Totals(
+        params=params, stored_params=sum(r.stored_params for r in rows), param_bytes=pbytes,
+        feature_map_bytes=fmap, total_bytes=pbytes + fmap,
+        layers_with_unknown_shapes=sum(1 for r in rows if r.activation_bytes is None),
+    )
+
+
+def walk(figures: list[LayerFigures]):
+    """Every LayerFigures, nested ones included, depth first (iterative)."""
+    stack = list(reversed(figures))
+    while stack:
+        f = stack.pop()
+        yield f
+        stack.extend(reversed(f.inner))

@@ -1,0 +1,50 @@
+"""The human table: layers, then totals with units written out, then findings."""
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from ..report import Report
+from .units import MIB, mib, shapes_text
+
+
+def render(report: Report) -> str:
+    m = report.model
+    lines = [f"memscan: {m.path}  [{m.format}, {m.producer}]",
+             "inputs: " + ", ".join(f"{i.name} {shapes_text([i.shape])} {i.dtype}"
+                                    for i in report.inputs) + f"   batch {report.batch}", ""]
+    show_stored = any(r.params != r.stored_params for r in report.layers)
+    headers = ["layer", "type", "output shape", "params"]
+    if show_stored:
+        headers.append("stored params")
+    headers += ["param MiB", "activation MiB"]
+    rows = []
+    for r in report.layers:
+        row = [r.name, r.type, shapes_text(r.output_shapes), f"{r.params:,}"]
+        if show_stored:
+            row.append(f"{r.stored_params:,}")
+        row += [mib(r.param_bytes), mib(r.activation_bytes)]
+        rows.append(row)
+    lines.append(tabulate(rows, headers=headers, disable_numparse=True,
+                          colalign=("left", "left", "left") + ("right",) * (len(headers) - 3)))
+    t = report.totals
+    lines += ["", "totals:"]
+    total_rows = [
+        ["params", f"{t.params:,}", "needed at this input"],
+        ["params stored", f"{t.stored_params:,}", "in the file"],
+        ["param memory", f"{mib(t.param_bytes, 2)} MiB", f"{t.param_bytes:,} bytes"],
+        ["feature maps", f"{mib(t.feature_map_bytes, 2)} MiB",
+         f"{t.feature_map_bytes:,} bytes, every layer's output summed, input included"],
+        ["total", f"{mib(t.total_bytes, 2)} MiB", "param memory + feature maps"],
+    ]
+    if t.layers_with_unknown_shapes:
+        total_rows.append(["unknown", f"{t.layers_with_unknown_shapes} layers",
+                           "activation bytes unknown, not in the sums"])
+    lines.append(tabulate(total_rows, tablefmt="plain", disable_numparse=True,
+                          colalign=("left", "right", "left")))
+    lines += ["", f"findings: {len(report.findings) or 'none'}"]
+    for f in report.findings:
+        lines.append(f"  {f.severity:<7} {f.code:<22} {f.message}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["render", "MIB"]

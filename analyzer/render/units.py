@@ -1,0 +1,22 @@
+"""Unit formatting shared by the text renderers. Bytes in, labelled strings out."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+MIB = 1024**2
+
+
+def mib(nbytes: Optional[int], digits: int = 2) -> str:
+    if nbytes is None:
+        return "?"
+    return f"{nbytes / MIB:,.{digits}f}"
+
+
+def shape_text(shape: Optional[Sequence[Optional[int]]]) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def shapes_text(shapes: Sequence[Optional[Sequence[Optional[int]]]]) -> str:
+    return " ".join(shape_text(s) for s in shapes) if shapes else "-"

@@ -1,0 +1,92 @@
+"""The report: plain data, the single thing every renderer reads. JSON output is this object.
+
+Schema ``memscan/1``: keys may be added, none removed or renamed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+SCHEMA = "memscan/1"
+
+ShapeList = Optional[list[Optional[int]]]
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    format: str
+    producer: str
+    name: str = ""
+
+
+@dataclass
+class InputInfo:
+    name: str
+    shape: list[Optional[int]]
+    dtype: str
+
+
+@dataclass
+class LayerRow:
+    name: str
+    type: str
+    output_shapes: list[ShapeList]
+    #: Params the layer needs at the stated input (stored params where that is unknown).
+    params: int
+    #: Params stored in the file for this layer.
+    stored_params: int
+    param_bytes: int
+    #: Bytes of the layer's outputs (batch included); None when a shape is unknown.
+    activation_bytes: Optional[int]
+    dtype: str = "float32"
+    #: "ok", or why shapes are missing: "no-rule", "unknown-input", "rejected".
+    shape_status: str = "ok"
+
+
+@dataclass
+class Totals:
+    params: int
+    stored_params: int
+    param_bytes: int
+    feature_map_bytes: int
+    total_bytes: int
+    #: Layers whose activation bytes are unknown and so missing from feature_map_bytes.
+    layers_with_unknown_shapes: int = 0
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: str  # "error" | "warning" | "info"
+    layer: Optional[str]
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "severity": self.severity,
+                               "layer": self.layer, "message": self.message}
+        out.update(self.extra)
+        return out
+
+
+@dataclass
+class Report:
+    model: ModelInfo
+    batch: int
+    inputs: list[InputInfo]
+    layers: list[LayerRow]
+    totals: Totals
+    findings: list[Finding]
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "model": asdict(self.model),
+            "batch": self.batch,
+            "inputs": [asdict(i) for i in self.inputs],
+            "layers": [asdict(r) for r in self.layers],
+            "totals": asdict(self.totals),
+            "findings": [f.to_dict() for f in self.findings],
+        }

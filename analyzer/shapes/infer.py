@@ -1,0 +1,115 @@
+"""Re-infer every tensor's shape at the input the user states.
+
+Walks the graph once in its (topological) order. A format's own engine (``graph.shape_oracle``)
+goes first when there is one; the registry's rules fill in the rest. A node without a rule,
+or whose rule rejects its inputs, is recorded, never raised: everything it does not feed is
+still analysed, and what it feeds is marked unknown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from ..ir import Graph, Node, ReaderFinding, Shape
+from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, lookup
+
+#: Node status values.
+OK, FROM_ORACLE, NO_RULE, UNKNOWN_INPUT, REJECTED = (
+    "ok", "oracle", "no-rule", "unknown-input", "rejected")
+
+
+@dataclass
+class NodeInference:
+    node: Node
+    outputs: list[Optional[Shape]]
+    #: Weights the node needs at this input; None when unknown (no rule, unknown input).
+    needed: Optional[list[WeightNeed]]
+    status: str = OK
+    message: str = ""
+    #: The nested model's own inference, for a node with a subgraph.
+    inner: Optional["GraphInference"] = None
+
+
+@dataclass
+class GraphInference:
+    graph: Graph
+    input_shapes: Mapping[str, Shape]
+    tensors: dict[str, Optional[Shape]]
+    nodes: list[NodeInference]
+    findings: list[ReaderFinding] = field(default_factory=list)
+
+
+def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
+    tensors: dict[str, Optional[Shape]] = {}
+    findings: list[ReaderFinding] = []
+    if graph.shape_oracle is not None:
+        known, oracle_findings = graph.shape_oracle(input_shapes)
+        tensors.update(known)
+        findings.extend(oracle_findings)
+    for spec in graph.inputs:
+        tensors[spec.name] = input_shapes.get(spec.name, spec.shape)
+    results = []
+    for node in graph.nodes:
+        result = _infer_node(node, tensors, input_shapes)
+        for tid, shape in zip(node.outputs, result.outputs):
+            if tensors.get(tid) is None:
+                tensors[tid] = shape
+        results.append(result)
+    return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
+                          nodes=results, findings=findings)
+
+
+def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
+                input_shapes: Mapping[str, Shape]) -> NodeInference:
+    if node.op == "InputLayer" and not node.inputs:
+        shape = input_shapes.get(node.outputs[0], tensors.get(node.outputs[0]))
+        return NodeInference(node, [shape], [], OK)
+    ins = [tensors.get(t) for t in node.inputs]
+    known_outs = [tensors.get(t) for t in node.outputs]
+    if node.subgraph is not None:
+        return _infer_nested(node, ins)
+    rule = lookup(node.op)
+    if rule is None:
+        if node.outputs and all(s is not None for s in known_outs):
+            return NodeInference(node, known_outs, None, FROM_ORACLE)
+        return NodeInference(node, [None] * len(node.outputs), None, NO_RULE,
+                             f"no shape rule for {node.op}")
+    if any(s is None for s in ins):
+        if node.outputs and all(s is not None for s in known_outs):
+            return NodeInference(node, known_outs, None, FROM_ORACLE)
+        return NodeInference(node, [None] * len(node.outputs), None, UNKNOWN_INPUT,
+                             "an input's shape is unknown")
+    try:
+        result: RuleResult = rule(RuleCall(node, ins))  # type: ignore[arg-type]
+        outputs = [_checked(s) for s in result.outputs]
+    except ShapeError as exc:
+        return NodeInference(node, [None] * len(node.outputs), None, REJECTED, str(exc))
+    needed = None if result.weights_unknown else list(result.weights)
+    # The oracle's answer wins for a tensor it shaped; the rule fills the rest.
+    merged = [k if k is not None else o for k, o in zip(known_outs, outputs)]
+    merged += outputs[len(merged):]
+    return NodeInference(node, merged, needed, OK)
+
+
+def _infer_nested(node: Node, ins: list[Optional[Shape]]) -> NodeInference:
+    sub = node.subgraph
+    assert sub is not None
+    if len(ins) != len(sub.inputs):
+        return NodeInference(node, [None] * len(node.outputs), None, REJECTED,
+                             f"nested model takes {len(sub.inputs)} inputs, called with {len(ins)}")
+    if any(s is None for s in ins):
+        return NodeInference(node, [None] * len(node.outputs), None, UNKNOWN_INPUT,
+                             "an input's shape is unknown")
+    inner = infer(sub, {spec.name: s for spec, s in zip(sub.inputs, ins)})  # type: ignore[misc]
+    outputs = [inner.tensors.get(t) for t in sub.outputs]
+    status = OK if all(s is not None for s in outputs) else UNKNOWN_INPUT
+    return NodeInference(node, outputs, None, status, inner=inner)
+
+
+def _checked(shape: Optional[Shape]) -> Optional[Shape]:
+    if shape is None:
+        return None
+    for d in shape:
+        if d is not None and (not isinstance(d, int) or d < 0):
+            raise ShapeError(f"dimension {d} in output shape {shape} is not valid")
+    return tuple(shape)
