@@ -373,8 +373,8 @@ def normalization(call: RuleCall) -> RuleResult:
     axes = _axes(call)
     if call.cfg.get("mean") is not None:
         return RuleResult([x], [])
-    shape = tuple(_known(x[a], f"dim {a}") if a in axes else 1 for a in range(1, len(x)))
-    # Keras 3 and tf-keras keep the broadcast shape; the count is a scalar.
+    shape = tuple(_known(x[a], f"dim {a}") for a in axes)
+    # Keras 3 and tf-keras store mean/variance over the kept axes; the count is a scalar.
     return RuleResult([x], [WeightNeed("mean", shape, trainable=False),
                             WeightNeed("variance", shape, trainable=False),
                             WeightNeed("count", (), trainable=False)])

@@ -1,0 +1,37 @@
+"""Shared test helpers: where fixtures live, and running the real CLI as a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+ORACLES = FIXTURES / "oracles"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m analyzer ARGS`` exactly as a user would, from this checkout."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.pop("MEMSCAN_DEBUG", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=timeout, env=full_env)
+
+
+def cli_json(*args: str) -> dict:
+    proc = run_cli(*args, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
