@@ -342,28 +342,26 @@ def _param_shape(call: RuleCall, axes: list[int]) -> tuple[int, ...]:
 def batch_norm(call: RuleCall) -> RuleResult:
     axes = _axes(call)
     shape = (math.prod(_param_shape(call, axes)),) if len(axes) == 1 else _param_shape(call, axes)
+    weights = _gamma_beta(call, shape) + [WeightNeed("moving_mean", shape, trainable=False),
+                                          WeightNeed("moving_variance", shape, trainable=False)]
+    return RuleResult([call.x], weights)
+
+
+def _gamma_beta(call: RuleCall, shape: tuple[int, ...]) -> list[WeightNeed]:
+    """The scale (gamma) and offset (beta) a normalization layer keeps when asked to."""
     weights = []
     if call.cfg.get("scale", True):
         weights.append(WeightNeed("gamma", shape))
     if call.cfg.get("center", True):
         weights.append(WeightNeed("beta", shape))
-    weights += [WeightNeed("moving_mean", shape, trainable=False),
-                WeightNeed("moving_variance", shape, trainable=False)]
-    return RuleResult([call.x], weights)
+    return weights
 
 
 @rule("LayerNormalization")
 def layer_norm(call: RuleCall) -> RuleResult:
     axes = _axes(call)
     shape = _param_shape(call, axes)
-    if len(axes) == 1:
-        shape = (shape[0],)
-    weights = []
-    if call.cfg.get("scale", True):
-        weights.append(WeightNeed("gamma", shape))
-    if call.cfg.get("center", True):
-        weights.append(WeightNeed("beta", shape))
-    return RuleResult([call.x], weights)
+    return RuleResult([call.x], _gamma_beta(call, shape))
 
 
 @rule("Normalization")
