@@ -136,3 +136,8 @@ class Graph:
     #: True when the batch is the first dim of every input (Keras); False when the input
     #: shape is given in full (ONNX).
     batch_first: bool = True
+    #: Prefix of this format's op names in the shape-rule registry ("onnx:" for ONNX ops, so
+    #: an ONNX ``Reshape`` never meets the Keras ``Reshape`` rule). Formats with a prefix get
+    #: their shapes from ``shape_oracle``; an op it leaves unshaped and no rule covers is
+    #: "unshaped", not "no-rule".
+    rule_prefix: str = ""
