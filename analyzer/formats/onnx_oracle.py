@@ -164,12 +164,46 @@ def run_onnx(onnx: Any, model: Any) -> tuple[Optional[Any], str]:
         return None, strict_error
 
 
+_ORT_MODULE = "memscan_ort_symbolic_shape_infer"
+
+
+def _ort_symbolic() -> Any:
+    """onnxruntime's symbolic_shape_infer module, loaded from its file on its own.
+
+    ``import onnxruntime.tools.symbolic_shape_infer`` runs ``onnxruntime/tools/__init__.py``,
+    which imports torch when it is installed (seconds and ~300 MB); the module itself needs
+    only onnx, numpy, sympy and packaging, and not onnxruntime's native library.
+    """
+    import importlib.util
+    import sys
+
+    if _ORT_MODULE in sys.modules:
+        return sys.modules[_ORT_MODULE]
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("onnxruntime is not installed")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "tools",
+                        "symbolic_shape_infer.py")
+    file_spec = importlib.util.spec_from_file_location(_ORT_MODULE, path)
+    if file_spec is None or file_spec.loader is None:
+        raise ImportError(f"{path} not found")
+    module = importlib.util.module_from_spec(file_spec)
+    sys.modules[_ORT_MODULE] = module
+    try:
+        file_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[_ORT_MODULE]
+        raise
+    return module
+
+
 def run_ort(model: Any) -> tuple[Optional[Any], str]:
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference, get_opset
+        ort = _ort_symbolic()
+        SymbolicShapeInference, get_opset = ort.SymbolicShapeInference, ort.get_opset
     except Exception as exc:  # onnxruntime missing or broken: onnx's engine alone
         return None, f"onnxruntime unavailable ({type(exc).__name__})"
-    ort_logger = logging.getLogger("onnxruntime.tools.symbolic_shape_infer")
+    ort_logger = logging.getLogger(_ORT_MODULE)
     level = ort_logger.level
     ort_logger.setLevel(logging.ERROR)
     try:
@@ -203,11 +237,14 @@ class ShapeOracle:
                  ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
         model = with_inputs(self.onnx, self.base, input_shapes)
         onnx_model, onnx_note = run_onnx(self.onnx, model)
-        ort_model, ort_note = run_ort(model)
         a, a_other = collect(onnx_model) if onnx_model is not None else ({}, {})
-        b, b_other = collect(ort_model) if ort_model is not None else ({}, {})
         wanted = self._wanted()
         count_a = sum(1 for t in wanted if t in a)
+        if count_a + sum(1 for t in wanted if t in a_other) < len(wanted):
+            ort_model, ort_note = run_ort(model)
+        else:  # onnx shaped every value: onnxruntime cannot shape more (and costs ~1 s)
+            ort_model, ort_note = None, "not run (onnx shaped every value)"
+        b, b_other = collect(ort_model) if ort_model is not None else ({}, {})
         count_b = sum(1 for t in wanted if t in b)
         first, second = (a, b) if count_a >= count_b else (b, a)
         winner = "onnx" if count_a >= count_b else "onnxruntime"
