@@ -228,10 +228,21 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
 class ShapeOracle:
     """Callable with the stated input shapes; returns (shapes by tensor name, findings)."""
 
-    def __init__(self, onnx: Any, base: Any, path: str) -> None:
+    def __init__(self, onnx: Any, base: Any, path: str, model: Any = None) -> None:
         self.onnx = onnx
         self.base = base
         self.path = path
+        #: Shapes the file itself states (graph inputs, value_info, outputs): valid only at
+        #: the stored input shapes, used then for what the engines cannot shape (values that
+        #: depend on input data, ops without a schema).
+        self.stated: dict[str, Shape] = {}
+        self.stored_inputs: dict[str, Shape] = {}
+        if model is not None:
+            self.stated, _ = collect(model)
+            inits = {t.name for t in model.graph.initializer}
+            for vi in model.graph.input:
+                if vi.name not in inits:
+                    self.stored_inputs[vi.name] = self.stated.get(vi.name, (None,))
 
     def __call__(self, input_shapes: Mapping[str, Shape]
                  ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
@@ -278,6 +289,19 @@ class ShapeOracle:
                 + ", ".join(f"{k} ({v})" for k, v in list(non_tensor.items())[:MAX_LISTED]),
                 {"values": non_tensor}))
         unshaped = [t for t in wanted if t not in shapes and t not in non_tensor]
+        at_stored = bool(self.stored_inputs) and all(
+            tuple(input_shapes.get(n, ())) == s for n, s in self.stored_inputs.items())
+        from_file = [t for t in unshaped if at_stored and t in self.stated]
+        if from_file:
+            for t in from_file:
+                shapes[t] = self.stated[t]
+            unshaped = [t for t in unshaped if t not in shapes]
+            findings.append(ReaderFinding(
+                "shapes-from-file", "info", None,
+                f"{len(from_file)} tensors the engines could not shape take the shapes the file "
+                f"states (valid at the stored input shapes, which are the ones analysed): "
+                f"{', '.join(from_file[:MAX_LISTED])}",
+                {"count": len(from_file), "tensors": from_file[:MAX_LISTED]}))
         if unshaped:
             findings.append(ReaderFinding(
                 "unshaped-tensors", "warning", None,

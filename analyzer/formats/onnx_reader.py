@@ -250,7 +250,7 @@ class _ModelReader:
             format="onnx", producer=producer, name=g.name or os.path.basename(self.path),
             inputs=inputs, outputs=tuple(o.name for o in g.output), nodes=tuple(nodes),
             findings=tuple(self.findings),
-            shape_oracle=onnx_oracle.ShapeOracle(self.onnx, base, self.path),
+            shape_oracle=onnx_oracle.ShapeOracle(self.onnx, base, self.path, m),
             known_dtypes=types, loose_weights=loose, batch_first=False,
             rule_prefix="onnx:",
         )
