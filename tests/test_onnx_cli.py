@@ -1,0 +1,198 @@
+"""ONNX through the real CLI: figures, the checks the engines miss, input overrides, malformed
+and hostile files (one line, exit 2, or a finding), constant memory, no files left behind."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES, ROOT, run_cli
+
+onnx = pytest.importorskip("onnx")
+
+from onnx_models import big_matmuls, tiny_cnn  # noqa: E402
+
+from analyzer.formats import onnx_wire  # noqa: E402
+
+
+def _json(*args, cwd=None):
+    proc = run_cli(*args, "--format", "json", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+def _codes(report):
+    return {f["code"] for f in report["findings"]}
+
+
+def test_tiny_cnn_at_stored_and_new_input(tmp_path):
+    path = tmp_path / "tiny.onnx"
+    stored = tiny_cnn(path, hw=16)
+    r = _json(str(path), "--input", "1,3,16,16")
+    assert r["model"]["format"] == "onnx" and r["model"]["producer"] == "memscan-tests"
+    rows = {row["name"]: row for row in r["layers"]}
+    assert list(rows) == ["x", "conv", "relu", "flatten", "fc"]
+    assert rows["conv"]["output_shapes"] == [[1, 8, 16, 16]] and rows["conv"]["params"] == 224
+    assert rows["fc"]["output_shapes"] == [[1, 10]]
+    assert rows["flatten"]["params"] == 2  # the int64 shape initializer is stored data too
+    assert r["totals"]["params"] == stored == 224 + 2 + 2048 * 10
+    # input + conv + relu + flatten + fc outputs, float32
+    assert r["totals"]["feature_map_bytes"] == 4 * (3 * 256 + 8 * 256 * 3 + 10)
+    assert "weights-mismatch" not in _codes(r)
+
+    # 32×32: the flatten is still valid (-1), but fc's stored (2048, 10) no longer fits.
+    r = _json(str(path), "--input", "1,3,32,32")
+    fc = next(f for f in r["findings"] if f["code"] == "weights-mismatch")
+    assert fc["layer"] == "fc" and fc["stored_shape"] == [2048, 10]
+    assert fc["needed_shape"] == [8192, 10]
+    unshaped = next(f for f in r["findings"] if f["code"] == "unshaped-tensors")
+    assert unshaped["tensors"] == ["y"] and unshaped["count"] == 1
+    assert r["totals"]["layers_with_unknown_shapes"] == 1
+
+
+def test_reshape_to_constant_shape_that_no_longer_fits(tmp_path):
+    path = tmp_path / "fixed_reshape.onnx"
+    tiny_cnn(path, reshape_target=(1, 2048), hw=16)
+    assert "shape-error" not in _codes(_json(str(path), "--input", "1,3,16,16"))
+    r = _json(str(path), "--input", "1,3,32,32")
+    err = next(f for f in r["findings"] if f["code"] == "shape-error")
+    assert err["layer"] == "flatten" and "8,192 elements" in err["message"]
+
+
+def test_batch_dim_and_layout_errors(tmp_path):
+    path = tmp_path / "tiny.onnx"
+    tiny_cnn(path)
+    r = _json(str(path), "--batch", "4", "--dim", "H=16", "--dim", "W=16")
+    assert r["inputs"][0]["shape"] == [4, 3, 16, 16] and r["batch"] == 4
+    r = _json(str(path), "--input", "3,16,16", "--batch", "2")
+    assert r["inputs"][0]["shape"] == [2, 3, 16, 16]
+    _one_line_error(run_cli(str(path), "--input", "1,16,16,3"),
+                    "fixes dim 1 at 3", "[N, 3, H, W]")
+    _one_line_error(run_cli(str(path), "--input", "16,16,3"), "[N, 3, H, W]")
+    _one_line_error(run_cli(str(path), "--dim", "height=4"), "no input dim named 'height'",
+                    "H, N, W")
+    _one_line_error(run_cli(str(path)), "dim 2 (H) is unknown", "--dim H=VALUE")
+
+
+def test_hdf5_named_onnx_is_reported_as_hdf5(tmp_path):
+    fake = tmp_path / "model.onnx"
+    shutil.copy(FIXTURES / "keras3" / "vgg16.h5", fake)
+    r = _json(str(fake))
+    assert r["model"]["format"] == "keras-h5"
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "deep", "negative-dim", "length"])
+def test_malformed_files_end_in_one_line(tmp_path, kind):
+    good = tmp_path / "good.onnx"
+    tiny_cnn(good)
+    data = good.read_bytes()
+    bad = tmp_path / "bad.onnx"
+    if kind == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+        expect = "malformed ONNX file"
+    elif kind == "garbage":
+        bad.write_bytes(b"\x08\x07" + os.urandom(2000))  # ir_version 7, then noise
+        expect = ""
+    elif kind == "deep":
+        # Graph → node → attribute g → graph → ... 100 levels: the depth bound stops it.
+        msg = b""
+        for _ in range(100):
+            attr = _field(1, b"then_branch") + _varint_field(20, 5) + _field(6, msg)
+            node = _field(4, b"If") + _field(5, attr)
+            msg = _field(1, node)
+        bad.write_bytes(_varint_field(1, 8) + _field(7, msg))
+        expect = "nesting deeper than"
+    elif kind == "negative-dim":
+        t = b"\x08" + onnx_wire._varint((1 << 64) - 5) + _varint_field(2, 1) + _field(8, b"w")
+        bad.write_bytes(_varint_field(1, 8) + _field(7, _field(5, t)))
+        expect = "negative dim"
+    else:  # a length prefix far beyond the file
+        bad.write_bytes(_varint_field(1, 8) + b"\x3a" + onnx_wire._varint(10**12) + b"\x00" * 64)
+        expect = ""
+    proc = run_cli(str(bad))
+    _one_line_error(proc, str(bad), expect)
+
+
+def _field(num, payload: bytes) -> bytes:
+    return onnx_wire._key(num, 2) + onnx_wire._varint(len(payload)) + payload
+
+
+def _varint_field(num, value) -> bytes:
+    return onnx_wire._key(num, 0) + onnx_wire._varint(value)
+
+
+def test_external_data_inside_outside_and_missing(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    path = folder / "big.onnx"
+    elements = big_matmuls(path, 40, external="weights.bin")
+    r = _json(str(path))
+    assert r["totals"]["params"] == elements
+    assert "external-data-outside" not in _codes(r)
+
+    # A location with "..", an absolute one, and a symlink leading out: never opened, a finding.
+    outside = tmp_path / "secret.bin"
+    outside.write_bytes(b"\x00" * 16)
+    (folder / "link.bin").symlink_to(outside)
+    for location in ("../secret.bin", str(outside), "link.bin"):
+        _set_location(path, location)
+        r = _json(str(path))
+        f = [x for x in r["findings"] if x["code"] == "external-data-outside"]
+        assert f and f[0]["location"] == location and f[0]["severity"] == "error"
+        assert r["totals"]["params"] == elements  # sizes from dims, the data never read
+
+    _set_location(path, "missing.bin")
+    _one_line_error(run_cli(str(path)), "external data file 'missing.bin' is missing")
+
+
+def _set_location(path, location):
+    m = onnx.load(str(path), load_external_data=False)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = location
+    onnx.save(m, str(path))
+
+
+def test_no_files_left_behind_when_engines_fail(tmp_path):
+    path = tmp_path / "tiny.onnx"
+    tiny_cnn(path)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    r = _json(str(path), "--input", "1,3,32,32", cwd=work)  # onnx strict fails, ORT incomplete
+    assert "onnxruntime" in next(f for f in r["findings"] if f["code"] == "shape-engine")["message"]
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "tiny.onnx"]
+
+
+def test_peak_rss_does_not_grow_with_the_file(tmp_path):
+    """A 200 MB model costs about what a 4 MB one does (weights are stepped over, never read)."""
+    rss = {}
+    for mb in (4, 200):
+        path = tmp_path / f"m{mb}.onnx"
+        big_matmuls(path, mb)
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec from this (big) process.
+        code = ("import sys; from analyzer.cli import main; "
+                f"rc = main([{str(path)!r}, '--format', 'json', '-o', {str(tmp_path / 'r.json')!r}]); "
+                "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]);"
+                " sys.exit(rc)")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        rss[mb] = int(proc.stdout.split()[-1]) * 1024
+        path.unlink()
+    assert rss[200] < 100 * 2**20, rss
+    assert rss[200] - rss[4] < 16 * 2**20, rss
