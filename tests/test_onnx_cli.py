@@ -16,7 +16,11 @@ onnx = pytest.importorskip("onnx")
 
 from onnx_models import big_matmuls, tiny_cnn  # noqa: E402
 
+from analyzer import formats  # noqa: E402
+from analyzer.analysis import analyse  # noqa: E402
+from analyzer.errors import BadArguments, UnreadableArtifact  # noqa: E402
 from analyzer.formats import onnx_wire  # noqa: E402
+from analyzer.inputs import parse_input_arg, resolve_inputs  # noqa: E402
 
 
 def _json(*args, cwd=None):
@@ -76,14 +80,24 @@ def test_batch_dim_and_layout_errors(tmp_path):
     tiny_cnn(path)
     r = _json(str(path), "--batch", "4", "--dim", "H=16", "--dim", "W=16")
     assert r["inputs"][0]["shape"] == [4, 3, 16, 16] and r["batch"] == 4
-    r = _json(str(path), "--input", "3,16,16", "--batch", "2")
-    assert r["inputs"][0]["shape"] == [2, 3, 16, 16]
     _one_line_error(run_cli(str(path), "--input", "1,16,16,3"),
                     "fixes dim 1 at 3", "[N, 3, H, W]")
-    _one_line_error(run_cli(str(path), "--input", "16,16,3"), "[N, 3, H, W]")
-    _one_line_error(run_cli(str(path), "--dim", "height=4"), "no input dim named 'height'",
-                    "H, N, W")
-    _one_line_error(run_cli(str(path)), "dim 2 (H) is unknown", "--dim H=VALUE")
+    # The rest in-process (each CLI start imports onnx): same code path, same messages.
+    graph = formats.load(str(path))
+    assert resolve_inputs(graph, [parse_input_arg("3,16,16")], 2) == {"x": (2, 3, 16, 16)}
+    assert resolve_inputs(graph, [parse_input_arg("x=1,3,8,8")], None) == {"x": (1, 3, 8, 8)}
+    for args, batch, dims, fragments in [
+        (["16,16,3"], None, {}, ["[N, 3, H, W]", "only with --batch"]),
+        (["2,3,16,16"], 4, {}, ["batch 2 but --batch is 4"]),
+        ([], None, {"height": 4}, ["no input dim named 'height'", "H, N, W"]),
+        ([], None, {}, ["dim 2 (H) is unknown", "--dim H=VALUE"]),
+        (["1,3,16,16"], None, {"H": 8}, ["fixes dim 2 at 8"]),
+        (["y=1,3,16,16"], None, {}, ["inputs are x"]),
+    ]:
+        with pytest.raises(BadArguments) as exc:
+            resolve_inputs(graph, [parse_input_arg(a) for a in args], batch, dims, path="m")
+        for frag in fragments:
+            assert frag in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_hdf5_named_onnx_is_reported_as_hdf5(tmp_path):
@@ -121,8 +135,12 @@ def test_malformed_files_end_in_one_line(tmp_path, kind):
     else:  # a length prefix far beyond the file
         bad.write_bytes(_varint_field(1, 8) + b"\x3a" + onnx_wire._varint(10**12) + b"\x00" * 64)
         expect = ""
-    proc = run_cli(str(bad))
-    _one_line_error(proc, str(bad), expect)
+    if kind in ("truncated", "deep"):  # the real CLI: exit 2, one line
+        _one_line_error(run_cli(str(bad)), str(bad), expect)
+    else:
+        with pytest.raises(UnreadableArtifact) as exc:
+            analyse(str(bad))
+        assert expect in str(exc.value) and str(bad) in str(exc.value)
 
 
 def _field(num, payload: bytes) -> bytes:
@@ -137,10 +155,11 @@ def test_external_data_inside_outside_and_missing(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     path = folder / "big.onnx"
-    elements = big_matmuls(path, 40, external="weights.bin")
+    elements = big_matmuls(path, 8, external="weights.bin")
     r = _json(str(path))
     assert r["totals"]["params"] == elements
     assert "external-data-outside" not in _codes(r)
+    assert os.path.getsize(path) < 4096  # the weights really are external
 
     # A location with "..", an absolute one, and a symlink leading out: never opened, a finding.
     outside = tmp_path / "secret.bin"
@@ -148,13 +167,19 @@ def test_external_data_inside_outside_and_missing(tmp_path):
     (folder / "link.bin").symlink_to(outside)
     for location in ("../secret.bin", str(outside), "link.bin"):
         _set_location(path, location)
-        r = _json(str(path))
+        r = analyse(str(path)).to_dict()
         f = [x for x in r["findings"] if x["code"] == "external-data-outside"]
         assert f and f[0]["location"] == location and f[0]["severity"] == "error"
         assert r["totals"]["params"] == elements  # sizes from dims, the data never read
 
     _set_location(path, "missing.bin")
-    _one_line_error(run_cli(str(path)), "external data file 'missing.bin' is missing")
+    with pytest.raises(UnreadableArtifact, match="external data file 'missing.bin' is missing"):
+        analyse(str(path))
+    _set_location(path, "weights.bin")
+    with open(folder / "weights.bin", "r+b") as fh:
+        fh.truncate(1000)
+    with pytest.raises(UnreadableArtifact, match="holds 1,000 bytes"):
+        analyse(str(path))
 
 
 def _set_location(path, location):
