@@ -16,7 +16,6 @@ fields must be valid ModelProto fields.
 from __future__ import annotations
 
 import math
-import mmap
 import os
 from dataclasses import dataclass, field
 from typing import Optional
@@ -236,6 +235,47 @@ def _key(num: int, wt: int) -> bytes:
     return _varint((num << 3) | wt)
 
 
+class _FileBuf:
+    """Random access to a file through one small window (``buf[i]``, ``buf[a:b]``, ``len``).
+
+    Not mmap: on some kernels a fault on a freshly written file maps a whole large folio
+    (measured: ~2 MB of RSS per touched spot), so stepping over 30 payloads cost 70 MB.
+    Here memory is one WINDOW plus the metadata slices actually copied."""
+
+    WINDOW = 64 * 1024
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+        self.start = 0
+        self.win = b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            a, b = key.start or 0, min(key.stop if key.stop is not None else self.size,
+                                       self.size)
+            if self.start <= a and b <= self.start + len(self.win):
+                return self.win[a - self.start:b - self.start]
+            return self._pread(b - a, a) if b > a else b""
+        i = key - self.start
+        if 0 <= i < len(self.win):
+            return self.win[i]
+        if not 0 <= key < self.size:
+            raise IndexError(key)
+        self.start = key
+        self.win = self._pread(self.WINDOW, key)
+        return self.win[0]
+
+    def _pread(self, n: int, offset: int) -> bytes:
+        data = os.pread(self.fd, n, offset)
+        if len(data) < min(n, self.size - offset):
+            raise OSError(5, "short read (file changed while being read?)")
+        return data
+
+
 def strip(path: str) -> Stripped:
     """The ModelProto at ``path`` re-serialised without large tensor payloads."""
     try:
@@ -243,9 +283,8 @@ def strip(path: str) -> Stripped:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
                 raise UnreadableArtifact("the file is empty", path)
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                walker = _Walker(mm, path)
-                data = walker.message(MODEL, 0, size, 0)
+            walker = _Walker(_FileBuf(fh.fileno(), size), path)
+            data = walker.message(MODEL, 0, size, 0)
     except OSError as exc:
         raise UnreadableArtifact(f"cannot be read ({exc.strerror or exc})", path) from None
     walker.out.data = data
