@@ -221,3 +221,42 @@ def test_peak_rss_does_not_grow_with_the_file(tmp_path):
         path.unlink()
     assert rss[200] < 100 * 2**20, rss
     assert rss[200] - rss[4] < 16 * 2**20, rss
+
+
+def test_subgraph_and_quantized_weights_counted_once(tmp_path):
+    """If branches' own initializers and an outer weight read inside a branch belong to the If
+    node; an int8 weight costs 1 byte per element; a weight shared by two nodes counts once."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    outer = numpy_helper.from_array(np.ones((4, 4), np.float32), "outer_w")
+    q = numpy_helper.from_array(np.ones((4, 4), np.int8), "q_w")
+
+    def branch(name, n):
+        w = numpy_helper.from_array(np.ones((4, n), np.float32), f"{name}_w")
+        mm = helper.make_node("MatMul", ["x", "outer_w"], [f"{name}_a"])
+        mm2 = helper.make_node("MatMul", [f"{name}_a", f"{name}_w"], [f"{name}_y"])
+        return helper.make_graph([mm, mm2], name, [], [helper.make_tensor_value_info(
+            f"{name}_y", TensorProto.FLOAT, [1, n])], [w])
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    nodes = [
+        helper.make_node("If", ["c"], ["y"], name="if", then_branch=branch("then", 4),
+                         else_branch=branch("else", 4)),
+        helper.make_node("Cast", ["q_w"], ["qf"], name="dequant", to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["y", "qf"], ["z"], name="mm_q"),
+        helper.make_node("MatMul", ["z", "outer_w"], ["out"], name="mm_shared"),
+    ]
+    g = helper.make_graph(nodes, "ifq", [x, c], [helper.make_tensor_value_info(
+        "out", TensorProto.FLOAT, [1, 4])], [outer, q])
+    path = tmp_path / "ifq.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    r = analyse(str(path)).to_dict()
+    rows = {row["name"]: row for row in r["layers"]}
+    assert rows["if"]["params"] == 16 + 16 + 16  # then_w, else_w, outer_w (read inside)
+    assert rows["dequant"]["params"] == 16 and rows["dequant"]["param_bytes"] == 16
+    assert rows["mm_shared"]["params"] == 0  # outer_w already counted at the If
+    assert r["totals"]["params"] == 64
+    assert r["totals"]["param_bytes"] == 48 * 4 + 16
+    assert rows["mm_shared"]["output_shapes"] == [[1, 4]]
