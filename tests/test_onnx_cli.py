@@ -260,3 +260,29 @@ def test_subgraph_and_quantized_weights_counted_once(tmp_path):
     assert r["totals"]["params"] == 64
     assert r["totals"]["param_bytes"] == 48 * 4 + 16
     assert rows["mm_shared"]["output_shapes"] == [[1, 4]]
+
+
+def test_model_over_2gb_with_external_data(tmp_path):
+    """A 2.6 GB weight in external data (a sparse file: no disk used, never read)."""
+    from onnx import TensorProto, helper
+
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[40_000, 16_384],
+                    data_location=TensorProto.EXTERNAL)
+    nbytes = 40_000 * 16_384 * 4
+    for k, v in (("location", "w.bin"), ("offset", "0"), ("length", str(nbytes))):
+        w.external_data.add(key=k, value=v)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 40_000])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16_384])
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "huge",
+                          [x], [y], [w])
+    path = tmp_path / "huge.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with open(tmp_path / "w.bin", "wb") as fh:
+        fh.truncate(nbytes)
+    r = _json(str(path), "--batch", "2")
+    assert r["totals"]["params"] == 40_000 * 16_384
+    assert r["totals"]["param_bytes"] == nbytes
+    big = next(f for f in r["findings"] if f["code"] == "tensor-over-2gib")
+    assert big["layer"] == "mm" and big["bytes"] == nbytes
+    assert next(row for row in r["layers"] if row["name"] == "mm")["output_shapes"] \
+        == [[2, 16_384]]
