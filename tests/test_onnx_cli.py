@@ -286,3 +286,20 @@ def test_model_over_2gb_with_external_data(tmp_path):
     assert big["layer"] == "mm" and big["bytes"] == nbytes
     assert next(row for row in r["layers"] if row["name"] == "mm")["output_shapes"] \
         == [[2, 16_384]]
+
+
+def test_detector_rejects_savedmodel_pb_and_garbage(tmp_path):
+    """ONNX has no magic; SavedModel's saved_model.pb starts like a ModelProto (field 1
+    varint, field 2 bytes) but its field 2 is a large binary MetaGraphDef, not a name."""
+    meta = _field(1, _field(1, b"serve") + bytes(range(256)) * 20)
+    pb = tmp_path / "saved_model.pb"
+    pb.write_bytes(_varint_field(1, 1) + _field(2, meta))
+    assert not onnx_wire.looks_like_model(str(pb))
+    txt = tmp_path / "notes.onnx"
+    txt.write_text("hello, not a model\n")
+    assert not onnx_wire.looks_like_model(str(txt))
+    with pytest.raises(UnreadableArtifact, match="not a model memscan can read"):
+        formats.detect(str(txt))
+    good = tmp_path / "renamed.bin"
+    tiny_cnn(good)
+    assert formats.detect(str(good)) == "onnx"  # by content, whatever the extension

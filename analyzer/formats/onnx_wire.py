@@ -321,6 +321,15 @@ def looks_like_model(path: str, max_fields: int = 8) -> bool:
                 n, pos = walker.varint(pos, len(head))
                 if pos + n > size:
                     return False
+                if num in (2, 3, 4):  # producer_name/version, domain: short UTF-8 text
+                    # (a SavedModel's saved_model.pb starts with field 1 varint, field 2
+                    # message: its binary MetaGraphDef fails here)
+                    if n > 1024 or pos + n > len(head):
+                        return False
+                    try:
+                        head[pos:pos + n].decode("utf-8")
+                    except UnicodeDecodeError:
+                        return False
                 pos += n
                 if pos > len(head):
                     break
