@@ -47,6 +47,7 @@ def read(path: str) -> Graph:
                                  f"{str(exc)[:120]})", path) from None
     if not model.HasField("graph"):
         raise UnreadableArtifact("ONNX file holds no graph", path)
+    _check_text(model.graph, path)
     return _ModelReader(onnx, model, path, stripped).graph()
 
 
@@ -302,3 +303,20 @@ def _trim(names: Any) -> tuple[str, ...]:
     while out and not out[-1]:
         out.pop()
     return tuple(out)
+
+
+def _check_text(g: Any, path: str, depth: int = 0) -> None:
+    """Names must be text: protobuf hands back ``bytes`` for a string field that is not valid
+    UTF-8, which nothing downstream expects."""
+    names: list[Any] = [g.name]
+    names += [t.name for t in g.initializer] + [s.values.name for s in g.sparse_initializer]
+    names += [v.name for v in list(g.input) + list(g.output) + list(g.value_info)]
+    for n in g.node:
+        names += [n.name, n.op_type, n.domain, *n.input, *n.output]
+        for a in n.attribute:
+            names.append(a.name)
+            for sg in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                if depth < onnx_wire.MAX_DEPTH:
+                    _check_text(sg, path, depth + 1)
+    if any(not isinstance(x, str) for x in names):
+        raise UnreadableArtifact("malformed ONNX file (a name is not valid UTF-8)", path)
