@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a Keras .h5 file or an ONNX model")
     p.add_argument("--input", action="append", default=[], metavar="[NAME=]DIMS",
                    help="input dims without the batch, e.g. 1024,1024,3; repeat with NAME= "
-                        "for several inputs (default: the shapes stored in the file)")
+                        "for several inputs (default: the shapes stored in the file); ONNX: "
+                        "the full shape, e.g. 1,3,1024,1024, or without the batch with --batch")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
