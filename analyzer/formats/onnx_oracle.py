@@ -212,6 +212,11 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
             if not opset or opset < 7:
                 return None, "opset below 7"
             sym = SymbolicShapeInference(2**31 - 1, False, False, 0)
+            steps = ("_preprocess", "_infer_impl", "_update_output_from_vi")
+            if not all(hasattr(sym, n) for n in steps):
+                # Another onnxruntime: its public wrapper (no partial result on failure; any
+                # temp model it saves lands in the scratch cwd, deleted with it).
+                return SymbolicShapeInference.infer_shapes(model, 2**31 - 1), ""
             sym._preprocess(model)
             complete = False
             while sym.run_:
