@@ -1,7 +1,7 @@
 """The input shapes the user states (``--input``, ``--batch``, ``--dim``) resolved against a graph."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 from .errors import BadArguments
@@ -91,8 +91,7 @@ def resolve_inputs(graph: Graph, args: Sequence[InputArg], batch: Optional[int],
             shape = _apply(spec, assigned.get(spec.name), batch, graph.batch_first, path)
             shape = _bind_named_dims(spec, shape, dims or {})
         else:  # --dim values first, so --input and --batch are checked against them
-            bound = TensorSpec(spec.name, _bind_named_dims(spec, spec.shape, dims or {}),
-                               spec.dtype, spec.dim_names)
+            bound = replace(spec, shape=_bind_named_dims(spec, spec.shape, dims or {}))
             shape = _apply(bound, assigned.get(spec.name), batch, False, path)
         for i, d in enumerate(shape):
             if d is None:
@@ -125,6 +124,15 @@ def _apply(spec: TensorSpec, arg: Optional[InputArg], batch: Optional[int], batc
             shape[0] = batch if batch is not None else 1
         return tuple(shape)
     # Full-shape formats (ONNX): full shape, or without the batch when --batch is given.
+    if not spec.rank_known:
+        if arg is None:
+            raise BadArguments(f"input {spec.name!r} has no shape in the file (not even a "
+                               f"rank); give it in full with --input {spec.name}=...",
+                               path or None)
+        shape = list(arg.dims)
+        if batch is not None:
+            shape[0] = batch
+        return tuple(shape)
     if arg is None:
         shape = list(stored)
         if batch is not None and shape:

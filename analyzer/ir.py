@@ -72,6 +72,9 @@ class TensorSpec:
     shape: Shape
     dtype: str = "float32"
     dim_names: tuple[Optional[str], ...] = ()
+    #: False when the file states no shape at all (ONNX tensor type without ``shape``):
+    #: ``shape`` is then empty and the rank must come from ``--input``.
+    rank_known: bool = True
 
 
 @dataclass(frozen=True)

@@ -305,3 +305,21 @@ def test_detector_rejects_savedmodel_pb_and_garbage(tmp_path):
     good = tmp_path / "renamed.bin"
     tiny_cnn(good)
     assert formats.detect(str(good)) == "onnx"  # by content, whatever the extension
+
+
+def test_input_without_any_shape_takes_the_stated_rank(tmp_path):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)  # no shape, no rank
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "norank",
+                          [x], [y])
+    path = tmp_path / "norank.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    graph = formats.load(str(path))
+    assert not graph.inputs[0].rank_known
+    with pytest.raises(BadArguments, match="no shape in the file"):
+        resolve_inputs(graph, [], None)
+    r = analyse(str(path), [parse_input_arg("2,5,7")]).to_dict()
+    assert r["inputs"][0]["shape"] == [2, 5, 7]
+    assert r["layers"][-1]["output_shapes"] == [[2, 5, 7]]

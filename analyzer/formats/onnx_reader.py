@@ -261,6 +261,8 @@ class _ModelReader:
         if not tt.HasField("tensor_type"):
             return TensorSpec(vi.name, (), "float32")
         t = tt.tensor_type
+        if not t.HasField("shape"):
+            return TensorSpec(vi.name, (), onnx_wire.dtype_name(t.elem_type), (), False)
         dims, names = [], []
         for d in t.shape.dim:
             if d.HasField("dim_value") and d.dim_value > 0:
