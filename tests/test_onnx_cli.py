@@ -323,3 +323,19 @@ def test_input_without_any_shape_takes_the_stated_rank(tmp_path):
     r = analyse(str(path), [parse_input_arg("2,5,7")]).to_dict()
     assert r["inputs"][0]["shape"] == [2, 5, 7]
     assert r["layers"][-1]["output_shapes"] == [[2, 5, 7]]
+
+
+def test_onnx_analysis_imports_no_tensorflow_keras_or_torch(tmp_path):
+    """Even when onnxruntime's symbolic engine runs (importing onnxruntime.tools would pull
+    in torch when installed)."""
+    path = tmp_path / "tiny.onnx"
+    tiny_cnn(path)
+    code = ("import sys; from analyzer.cli import main; "
+            f"rc = main([{str(path)!r}, '--input', '1,3,32,32', '--format', 'json', "
+            f"'-o', {str(tmp_path / 'r.json')!r}]); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'keras', 'tf_keras', 'torch')); "
+            "print(rc, bad, 'memscan_ort_symbolic_shape_infer' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert proc.stdout.split("\n")[0] == "0 [] True", proc.stdout + proc.stderr
