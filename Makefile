@@ -36,3 +36,9 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .cache
+
+# ONNX benchmark: memscan vs onnx.load + shape inference vs onnx-tool (README "ONNX").
+.PHONY: bench-onnx
+bench-onnx: $(TEST_STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/bench_onnx.py

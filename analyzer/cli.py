@@ -19,6 +19,8 @@ EPILOG = """examples:
   memscan model.h5 --input 1024,1024,3
   memscan model.h5 --input image=1024,1024,3 --input mask=1024,1024,1 --batch 8
   memscan model.h5 --input 512,512,3 --format json -o report.json
+  memscan model.onnx --input 1,3,1024,1024
+  memscan model.onnx --batch 8 --dim height=1024 --dim width=768
 
 exit codes: 0 analysed; 1 a budget or --fail-on check tripped; 2 the file or the
 arguments could not be used."""
@@ -33,11 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="memscan", description="Memory a saved model needs at the input you "
                 "plan, read from the file alone (no model code, no weights loaded).",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", help="a Keras .h5 file")
+    p.add_argument("path", help="a Keras .h5 file or an ONNX model")
     p.add_argument("--input", action="append", default=[], metavar="[NAME=]DIMS",
                    help="input dims without the batch, e.g. 1024,1024,3; repeat with NAME= "
-                        "for several inputs (default: the shapes stored in the file)")
+                        "for several inputs (default: the shapes stored in the file); ONNX: "
+                        "the full shape, e.g. 1,3,1024,1024, or without the batch with --batch")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
+                        "--dim height=1024; repeatable")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
@@ -47,12 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from .analysis import analyse
-    from .inputs import parse_input_arg
+    from .inputs import parse_dim_arg, parse_input_arg
     from .render import render
 
     try:
         inputs = [parse_input_arg(text) for text in args.input]
-        report = analyse(args.path, inputs=inputs, batch=args.batch)
+        dims = dict(parse_dim_arg(text) for text in args.dim)
+        report = analyse(args.path, inputs=inputs, batch=args.batch, dims=dims or None)
         text = render(report, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)

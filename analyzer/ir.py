@@ -72,6 +72,9 @@ class TensorSpec:
     shape: Shape
     dtype: str = "float32"
     dim_names: tuple[Optional[str], ...] = ()
+    #: False when the file states no shape at all (ONNX tensor type without ``shape``):
+    #: ``shape`` is then empty and the rank must come from ``--input``.
+    rank_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -136,3 +139,8 @@ class Graph:
     #: True when the batch is the first dim of every input (Keras); False when the input
     #: shape is given in full (ONNX).
     batch_first: bool = True
+    #: Prefix of this format's op names in the shape-rule registry ("onnx:" for ONNX ops, so
+    #: an ONNX ``Reshape`` never meets the Keras ``Reshape`` rule). Formats with a prefix get
+    #: their shapes from ``shape_oracle``; an op it leaves unshaped and no rule covers is
+    #: "unshaped", not "no-rule".
+    rule_prefix: str = ""

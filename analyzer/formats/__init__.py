@@ -19,6 +19,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 #: kind -> module implementing read(path). Detectors below pick the kind.
 READERS: dict[str, str] = {
     "keras-h5": "analyzer.formats.keras_h5",
+    "onnx": "analyzer.formats.onnx_reader",
 }
 
 Detector = Callable[[str, bytes], Optional[str]]
@@ -34,6 +35,16 @@ def detector(fn: Detector) -> Detector:
 def _hdf5(path: str, head: bytes) -> Optional[str]:
     # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
     return "keras-h5" if head.startswith(HDF5_MAGIC) else None
+
+
+@detector
+def _onnx(path: str, head: bytes) -> Optional[str]:
+    # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
+    # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
+    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)):
+        return None
+    from .onnx_wire import looks_like_model
+    return "onnx" if looks_like_model(path) else None
 
 
 def detect(path: str) -> str:

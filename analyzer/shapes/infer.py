@@ -16,6 +16,8 @@ from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, lookup
 #: Node status values.
 OK, FROM_ORACLE, NO_RULE, UNKNOWN_INPUT, REJECTED = (
     "ok", "oracle", "no-rule", "unknown-input", "rejected")
+#: The format's own engine (ONNX) could not shape the node's outputs; its oracle lists them.
+UNSHAPED = "unshaped"
 
 
 @dataclass
@@ -50,7 +52,7 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
         tensors[spec.name] = input_shapes.get(spec.name, spec.shape)
     results = []
     for node in graph.nodes:
-        result = _infer_node(node, tensors, input_shapes)
+        result = _infer_node(node, tensors, input_shapes, graph.rule_prefix)
         for tid, shape in zip(node.outputs, result.outputs):
             if tensors.get(tid) is None:
                 tensors[tid] = shape
@@ -60,7 +62,7 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
 
 
 def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
-                input_shapes: Mapping[str, Shape]) -> NodeInference:
+                input_shapes: Mapping[str, Shape], prefix: str = "") -> NodeInference:
     if node.op == "InputLayer" and not node.inputs:
         shape = input_shapes.get(node.outputs[0], tensors.get(node.outputs[0]))
         return NodeInference(node, [shape], [], OK)
@@ -68,15 +70,21 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
     known_outs = [tensors.get(t) for t in node.outputs]
     if node.subgraph is not None:
         return _infer_nested(node, ins)
-    rule = lookup(node.op)
+    rule = lookup(prefix + node.op)
     if rule is None:
         if node.outputs and all(s is not None for s in known_outs):
             return NodeInference(node, known_outs, None, FROM_ORACLE)
+        if prefix:
+            return NodeInference(node, known_outs, None, UNSHAPED,
+                                 "the shape engines left an output unshaped")
         return NodeInference(node, [None] * len(node.outputs), None, NO_RULE,
                              f"no shape rule for {node.op}")
     if any(s is None for s in ins):
         if node.outputs and all(s is not None for s in known_outs):
             return NodeInference(node, known_outs, None, FROM_ORACLE)
+        if prefix:
+            return NodeInference(node, known_outs, None, UNSHAPED,
+                                 "the shape engines left an input or output unshaped")
         return NodeInference(node, [None] * len(node.outputs), None, UNKNOWN_INPUT,
                              "an input's shape is unknown")
     try:

@@ -82,4 +82,5 @@ def _load_rule_modules() -> None:
     global _LOADED
     if not _LOADED:
         from . import keras_rules  # noqa: F401  (registers on import)
+        from . import onnx_rules  # noqa: F401  (registers "onnx:" rules on import)
         _LOADED = True
