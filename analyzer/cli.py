@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input dims without the batch, e.g. 1024,1024,3; repeat with NAME= "
                         "for several inputs (default: the shapes stored in the file)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
+    p.add_argument("--signature", default=None, metavar="NAME",
+                   help="SavedModel: the signature to analyse (default serving_default; "
+                        "giving it analyses the traced graph even of a Keras-written one)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
@@ -52,7 +55,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         inputs = [parse_input_arg(text) for text in args.input]
-        report = analyse(args.path, inputs=inputs, batch=args.batch)
+        report = analyse(args.path, inputs=inputs, batch=args.batch,
+                         signature=args.signature)
         text = render(report, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)

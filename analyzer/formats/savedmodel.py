@@ -1,0 +1,230 @@
+"""TensorFlow SavedModel folders (``saved_model.pb`` or ``.pbtxt`` beside ``variables/``).
+
+Two cases:
+- Keras-written (tf-keras ``model.save(dir)``, with ``keras_metadata.pb`` or Keras metadata
+  in the object graph): the layer configs are there, so the model goes through the same
+  Keras path as ``.h5`` (keras_config), and TensorFlow is never imported.
+- Graph-only (Keras 3 ``model.export()``, ``tf.saved_model.save``, other tools): the serving
+  signature's function graph, shaped by TensorFlow's own op shape functions
+  (savedmodel_graph, which imports TensorFlow lazily).
+
+Variables are always read the same way, without TensorFlow: names, dtypes and shapes from
+``variables/variables.index`` and owners from the object graph in ``saved_model.pb``.
+``variables.data-*`` is never opened.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..errors import UnreadableArtifact
+from ..ir import Graph, ReaderFinding, WeightSpec
+from .keras_h5 import parse_config_json
+from .protowire import WireError, as_dict, fields, first, text
+from .saved_model_pb import MetaGraph, checkpoint_paths, read_meta_graph
+from .tf_tensors import IndexEntry, read_index
+
+PB, PBTXT = "saved_model.pb", "saved_model.pbtxt"
+KERAS_METADATA = "keras_metadata.pb"
+VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+MAX_METADATA_BYTES = 512 * 1024 * 1024
+
+
+def saved_model_dir(path: str) -> Optional[str]:
+    """The SavedModel folder ``path`` names (the folder itself or its saved_model.pb)."""
+    if os.path.isdir(path):
+        folder = path
+    elif os.path.basename(path) in (PB, PBTXT):
+        folder = os.path.dirname(path) or "."
+    else:
+        return None
+    if os.path.isfile(os.path.join(folder, PB)) or os.path.isfile(os.path.join(folder, PBTXT)):
+        return folder
+    return None
+
+
+@dataclass
+class Variable:
+    """One model variable, counted once however many object-graph paths reach it."""
+
+    node_id: int
+    paths: list[str]
+    spec: WeightSpec
+
+
+def read(path: str, signature: Optional[str] = None) -> Graph:
+    folder = saved_model_dir(path)
+    if folder is None:
+        raise UnreadableArtifact("not a SavedModel folder (no saved_model.pb)", path)
+    try:
+        meta = read_meta_graph(_saved_model_bytes(folder, path))
+    except WireError as exc:
+        raise UnreadableArtifact(f"malformed saved_model.pb ({exc})", path) from None
+    variables, findings = read_variables(folder, meta, path)
+    keras = _keras_metadata(folder, meta, path)
+    if keras is not None and signature is None:
+        return _keras_graph(keras, meta, variables, findings, path)
+    from .savedmodel_graph import read_graph  # imports TensorFlow: only for graph-only models
+
+    return read_graph(folder, path, meta, variables, findings, signature or "serving_default")
+
+
+def _saved_model_bytes(folder: str, path: str) -> bytes:
+    pb = os.path.join(folder, PB)
+    try:
+        if os.path.isfile(pb):
+            with open(pb, "rb") as fh:
+                return fh.read()
+        with open(os.path.join(folder, PBTXT), "r", encoding="utf-8") as fh:
+            raw_text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableArtifact(f"saved_model cannot be read ({exc})", path) from None
+    # Text format needs TF's message classes: the one case where parsing imports TensorFlow.
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    msg = saved_model_pb2.SavedModel()
+    try:
+        text_format.Parse(raw_text, msg)
+    except text_format.ParseError as exc:
+        raise UnreadableArtifact(f"malformed saved_model.pbtxt ({exc})", path) from None
+    return msg.SerializeToString()
+
+
+# --------------------------------------------------------------------------- variables
+
+def read_variables(folder: str, meta: MetaGraph, path: str
+                   ) -> tuple[list[Variable], list[ReaderFinding]]:
+    """Every variable object of the object graph with its stored dtype and shape, once each."""
+    index_path = os.path.join(folder, "variables", "variables.index")
+    entries: dict[str, IndexEntry] = {}
+    findings: list[ReaderFinding] = []
+    if os.path.isfile(index_path):
+        try:
+            entries = {e.key: e for e in read_index(index_path)}
+        except (WireError, OSError) as exc:
+            raise UnreadableArtifact(f"malformed variables/variables.index ({exc})",
+                                     path) from None
+    elif any(n.kind == "variable" for n in meta.nodes):
+        raise UnreadableArtifact("the object graph has variables but variables/"
+                                 "variables.index is missing", path)
+    try:
+        paths = checkpoint_paths(meta.nodes)
+    except WireError as exc:
+        raise UnreadableArtifact(f"malformed object graph ({exc})", path) from None
+    out: list[Variable] = []
+    unlisted: list[str] = []
+    for nid, node in enumerate(meta.nodes):
+        if node.variable is None or nid not in paths:
+            continue
+        var = node.variable
+        entry = next((entries[p + VALUE_SUFFIX] for p in paths[nid] if p + VALUE_SUFFIX in entries),
+                     None)
+        if entry is not None:
+            shape, dtype = entry.shape, entry.dtype
+        elif var.shape is not None and all(d is not None for d in var.shape):
+            shape, dtype = var.shape, var.dtype  # type: ignore[assignment]
+            unlisted.append(var.name or paths[nid][0])
+        else:
+            unlisted.append(var.name or paths[nid][0])
+            continue
+        name = var.name or paths[nid][0]
+        out.append(Variable(nid, paths[nid], WeightSpec(name=name, shape=tuple(shape),
+                                                        dtype=dtype, trainable=var.trainable)))
+    if unlisted:
+        findings.append(ReaderFinding(
+            "variable-not-in-index", "warning", None,
+            f"{len(unlisted)} variable(s) of the object graph are not in variables.index "
+            f"(e.g. {unlisted[0]}); their shapes come from the object graph", {"names": unlisted[:20]}))
+    return out, findings
+
+
+# --------------------------------------------------------------------------- Keras path
+
+@dataclass
+class KerasMetadata:
+    """Per object-graph path (``root.layer_with_weights-0``), the Keras metadata JSON."""
+
+    by_path: dict[str, dict[str, Any]]
+    source: str
+
+
+def _keras_metadata(folder: str, meta: MetaGraph, path: str) -> Optional[KerasMetadata]:
+    mpath = os.path.join(folder, KERAS_METADATA)
+    by_path: dict[str, dict[str, Any]] = {}
+    if os.path.isfile(mpath):
+        if os.path.getsize(mpath) > MAX_METADATA_BYTES:
+            raise UnreadableArtifact(f"{KERAS_METADATA} is larger than 512 MiB", path)
+        with open(mpath, "rb") as fh:
+            data = fh.read()
+        try:
+            for number, _, raw in fields(data):
+                if number != 1 or not isinstance(raw, bytes):
+                    continue
+                obj = as_dict(raw)
+                node_path = text(first(obj, 3, b""))
+                identifier = text(first(obj, 4, b""))
+                if node_path and identifier.startswith("_tf_keras"):
+                    by_path[node_path] = _json_object(first(obj, 5, b""), path, node_path)
+        except WireError as exc:
+            raise UnreadableArtifact(f"malformed {KERAS_METADATA} ({exc})", path) from None
+        source = KERAS_METADATA
+    else:
+        # TF 2.0-2.4 kept the same JSON in the object graph's user objects.
+        if not meta.nodes or not meta.nodes[0].identifier.startswith("_tf_keras_"):
+            return None
+        return None if not meta.nodes[0].metadata else KerasMetadata(
+            {"root": _json_object(meta.nodes[0].metadata.encode(), path, "root")},
+            "object graph")
+    root = by_path.get("root")
+    if not root or root.get("class_name") not in ("Functional", "Model", "Sequential"):
+        return None  # a subclassed model: no config to rebuild; use the graph
+    return KerasMetadata(by_path, source)
+
+
+def _json_object(raw: Any, path: str, where: str) -> dict[str, Any]:
+    value = parse_config_json(raw, path)
+    if not isinstance(value, dict):
+        raise UnreadableArtifact(f"Keras metadata of {where} is not a JSON object", path)
+    return value
+
+
+def _keras_graph(keras: KerasMetadata, meta: MetaGraph, variables: list[Variable],
+                 findings: list[ReaderFinding], path: str) -> Graph:
+    from .keras_config import graph_from_keras_config
+
+    root = keras.by_path["root"]
+    config = {"class_name": root["class_name"], "config": untuple(root.get("config"))}
+    top_layers: dict[str, str] = {}  # "layer_with_weights-0" -> "block1_conv1"
+    for node_path, md in keras.by_path.items():
+        parts = node_path.split(".")
+        if len(parts) == 2 and parts[0] == "root" and isinstance(md.get("name"), str):
+            top_layers[parts[1]] = md["name"]
+    weights: dict[str, list[WeightSpec]] = {}
+    for var in sorted(variables, key=lambda v: v.node_id):
+        owner = next((top_layers[p.split("/", 1)[0]] for p in var.paths
+                      if "/" in p and p.split("/", 1)[0] in top_layers), None)
+        if owner is None:
+            owner = var.spec.name.split("/", 1)[0]
+        weights.setdefault(owner, []).append(var.spec)
+    producer = f"tf-keras SavedModel (TF {meta.tf_version})" if meta.tf_version else \
+        "tf-keras SavedModel"
+    graph = graph_from_keras_config(config, weights, path=path, format="savedmodel",
+                                    producer=producer, keras_major=2)
+    return Graph(format=graph.format, producer=graph.producer, name=graph.name,
+                 inputs=graph.inputs, outputs=graph.outputs, nodes=graph.nodes,
+                 findings=tuple(findings) + graph.findings, loose_weights=graph.loose_weights)
+
+
+def untuple(value: Any) -> Any:
+    """SavedModel metadata spells tuples ``{"class_name": "__tuple__", "items": [...]}``;
+    ``.h5`` configs spell them as lists. Depth is bounded by parse_config_json."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
+            return [untuple(v) for v in value["items"]]
+        return {k: untuple(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [untuple(v) for v in value]
+    return value
