@@ -58,8 +58,9 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
     folder = saved_model_dir(path)
     if folder is None:
         raise UnreadableArtifact("not a SavedModel folder (no saved_model.pb)", path)
+    raw = _saved_model_bytes(folder, path)
     try:
-        meta = read_meta_graph(_saved_model_bytes(folder, path))
+        meta = read_meta_graph(raw)
     except WireError as exc:
         raise UnreadableArtifact(f"malformed saved_model.pb ({exc})", path) from None
     variables, findings = read_variables(folder, meta, path)
@@ -68,7 +69,8 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
         return _keras_graph(keras, meta, variables, findings, path)
     from .savedmodel_graph import read_graph  # imports TensorFlow: only for graph-only models
 
-    return read_graph(folder, path, meta, variables, findings, signature or "serving_default")
+    return read_graph(folder, path, raw, meta, variables, findings,
+                      signature or "serving_default")
 
 
 def _saved_model_bytes(folder: str, path: str) -> bytes:
