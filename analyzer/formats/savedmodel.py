@@ -65,12 +65,55 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
         raise UnreadableArtifact(f"malformed saved_model.pb ({exc})", path) from None
     variables, findings = read_variables(folder, meta, path)
     keras = _keras_metadata(folder, meta, path)
+    output_order: list[str] = []
     if keras is not None and signature is None:
-        return _keras_graph(keras, meta, variables, findings, path)
-    from .savedmodel_graph import read_graph  # imports TensorFlow: only for graph-only models
+        why = ""
+        try:
+            graph = _keras_graph(keras, meta, variables, findings, path)
+            unruled = sorted(_unruled_ops(graph))
+            if not unruled:
+                return graph
+            why = (f"its layer configs include classes with no shape rule "
+                   f"({', '.join(unruled[:5])}{', ...' if len(unruled) > 5 else ''})")
+        except UnreadableArtifact as exc:
+            why = f"its layer configs cannot be used ({exc.message})"
+        findings = findings + [ReaderFinding(
+            "keras-config-not-used", "info", None,
+            f"Keras metadata found ({keras.source}) but {why}; the traced graph is analysed "
+            "instead, shaped by TensorFlow")]
+        output_order = _output_order(keras)
+    # Graph-only (or a Keras config memscan cannot shape): imports TensorFlow, only here.
+    from .savedmodel_graph import read_graph
 
     return read_graph(folder, path, raw, meta, variables, findings,
-                      signature or "serving_default")
+                      signature or "serving_default", output_order)
+
+
+def _unruled_ops(graph: Graph) -> set[str]:
+    """Layer classes of ``graph`` (nested models included) that no shape rule covers."""
+    from ..shapes.registry import lookup
+
+    out: set[str] = set()
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        for node in g.nodes:
+            if node.subgraph is not None:
+                stack.append(node.subgraph)
+            elif node.op != "InputLayer" and lookup(node.op) is None:
+                out.add(node.op)
+    return out
+
+
+def _output_order(keras: "KerasMetadata") -> list[str]:
+    """The model's output names in the order Keras lists them (dict outputs keep theirs)."""
+    config = keras.by_path["root"].get("config")
+    outs = config.get("output_layers") if isinstance(config, dict) else None
+    if isinstance(outs, dict):
+        return [str(k) for k in outs]
+    if isinstance(outs, list):
+        return [o[0] for o in outs if isinstance(o, list) and o and isinstance(o[0], str)]
+    return []
 
 
 def _saved_model_bytes(folder: str, path: str) -> bytes:

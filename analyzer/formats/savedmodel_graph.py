@@ -289,16 +289,30 @@ def _topo(nodes: Mapping[str, Any], wanted: list[str], done: set[str], path: str
 
 # --------------------------------------------------------------------------- reader
 
-def _import_tf() -> Any:
+def _import_tf(path: str) -> Any:
+    """TensorFlow, imported with its start-up log lines (printed to fd 2 before absl's logging
+    is set up, whatever TF_CPP_MIN_LOG_LEVEL says) kept off the user's terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf  # the one place memscan imports TensorFlow
-
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow as tf  # the one place memscan imports TensorFlow
+            except ImportError as exc:
+                raise UnreadableArtifact(
+                    "a graph-only SavedModel needs TensorFlow to shape its graph, and it "
+                    f"cannot be imported ({exc})", path) from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     return tf
 
 
 def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[Any],
-               findings: list[ReaderFinding], signature: str) -> Graph:
-    tf = _import_tf()
+               findings: list[ReaderFinding], signature: str,
+               output_order: Optional[list[str]] = None) -> Graph:
+    tf = _import_tf(path)
     from tensorflow.core.protobuf import saved_model_pb2
 
     sm = saved_model_pb2.SavedModel()
@@ -315,6 +329,8 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     sig = mg.signature_def[signature]
     in_keys = sorted(sig.inputs)
     out_keys = sorted(sig.outputs)
+    if output_order and set(out_keys) <= set(output_order):
+        out_keys.sort(key=output_order.index)  # the Keras model's own output order
     specs = []
     for key in in_keys:
         info = sig.inputs[key]
@@ -360,12 +376,14 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
                                       f"{_first_line(exc)}")]
         shapes: dict[str, Shape] = {}
         found: list[ReaderFinding] = []
+        used = {tid for r in t.ops for tid in r.inputs} | set(out_ids)
         for r in t.ops:
             for tid, shape, _ in r.outputs:
-                tid = _rename(tid, input_ids)
                 if shape is not None and all(d is not None for d in shape):
-                    shapes[tid] = shape
-            if r.error or any(s is None or any(d is None for d in s) for _, s, _ in r.outputs):
+                    shapes[_rename(tid, input_ids)] = shape
+            # Only outputs something reads count (FusedBatchNorm's reserve spaces do not).
+            if r.error or any(s is None or any(d is None for d in s)
+                              for tid, s, _ in r.outputs if tid in used):
                 found.append(ReaderFinding(
                     "tf-unshaped-op", "warning", r.local,
                     f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
@@ -444,7 +462,10 @@ def _rows(trace: _Trace, out_ids: list[str], input_ids: Mapping[str, str],
         if not outs:  # a dead end (e.g. a side-effect op): its last output still exists
             last = rs[-1].outputs
             outs = [_rename(last[0][0], input_ids)] if last else []
-        op = "tf." + "+".join(types[:3] or [rs[0].type]) + ("+…" if len(types) > 3 else "")
+        if not types:  # only reshape-like ops: name the row by the op making its output
+            types = [next((r.type for r in rs for tid, _, _ in r.outputs
+                           if _rename(tid, input_ids) in outs[:1]), rs[-1].type)]
+        op = "tf." + "+".join(types[:3]) + ("+…" if len(types) > 3 else "")
         nodes.append(Node(name=layer, op=op, layer=layer, inputs=tuple(ins),
                           outputs=tuple(outs), weights=tuple(ws), origin="tensorflow",
                           dtype=dtypes.get(outs[0], "float32") if outs else "float32"))
