@@ -178,12 +178,25 @@ def read_variables(folder: str, meta: MetaGraph, path: str
         name = var.name or paths[nid][0]
         out.append(Variable(nid, paths[nid], WeightSpec(name=name, shape=tuple(shape),
                                                         dtype=dtype, trainable=var.trainable)))
+    out = _drop_all_variables_copies(out)
     if unlisted:
         findings.append(ReaderFinding(
             "variable-not-in-index", "warning", None,
             f"{len(unlisted)} variable(s) of the object graph are not in variables.index "
             f"(e.g. {unlisted[0]}); their shapes come from the object graph", {"names": unlisted[:20]}))
     return out, findings
+
+
+def _drop_all_variables_copies(variables: list[Variable]) -> list[Variable]:
+    """Keras 3 ``model.export()`` tracks each variable twice, as ``variables/N`` and as a
+    separate object ``_all_variables/N`` (same name, dtype, shape; both in the index).
+    Keep one: drop an ``_all_variables``-only object that has such a twin elsewhere."""
+    def only_all(v: Variable) -> bool:
+        return all(p.startswith("_all_variables/") for p in v.paths)
+
+    others = {(v.spec.name, v.spec.shape, v.spec.dtype) for v in variables if not only_all(v)}
+    return [v for v in variables
+            if not (only_all(v) and (v.spec.name, v.spec.shape, v.spec.dtype) in others)]
 
 
 # --------------------------------------------------------------------------- Keras path

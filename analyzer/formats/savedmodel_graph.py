@@ -31,6 +31,7 @@ MINOR_OPS = {"Reshape", "Squeeze", "ExpandDims", "Cast", "Shape", "StridedSlice"
              "Identity", "Const", "ReadVariableOp"}
 MAX_CALL_DEPTH = 64
 MAX_OPS = 2_000_000
+MAX_OP_FINDINGS = 20
 
 
 @dataclass
@@ -363,6 +364,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     by_key = {v.spec.name: v for v in variables}
     graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables,
                                             meta)
+    row_of = _layer_names(first.ops)
 
     def oracle(input_shapes: Mapping[str, Shape]) -> tuple[dict[str, Shape], list[ReaderFinding]]:
         t = _Trace(tf, mg, path)
@@ -384,8 +386,14 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
             # Only outputs something reads count (FusedBatchNorm's reserve spaces do not).
             if r.error or any(s is None or any(d is None for d in s)
                               for tid, s, _ in r.outputs if tid in used):
+                if len(found) == MAX_OP_FINDINGS:
+                    found.append(ReaderFinding(
+                        "tf-unshaped-op", "warning", None,
+                        "more ops TensorFlow cannot shape at this input are not listed"))
+                if len(found) >= MAX_OP_FINDINGS:
+                    continue
                 found.append(ReaderFinding(
-                    "tf-unshaped-op", "warning", r.local,
+                    "tf-unshaped-op", "warning", row_of.get(r.name, r.local),
                     f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
                     + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
                     {"op": r.type}))
