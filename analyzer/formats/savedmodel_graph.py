@@ -22,6 +22,7 @@ from typing import Any, Mapping, Optional
 
 from ..errors import BadArguments, UnreadableArtifact
 from ..ir import Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
+from ..shapes.registry import RuleCall, RuleResult, lookup, rule
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
 VAR_OPS = {"VarHandleOp", "VariableV2", "Variable"}
@@ -365,6 +366,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables,
                                             meta)
     row_of = _layer_names(first.ops)
+    _register_oracle_rules({n.op for n in graph_nodes if n.op != "InputLayer"})
 
     def oracle(input_shapes: Mapping[str, Shape]) -> tuple[dict[str, Shape], list[ReaderFinding]]:
         t = _Trace(tf, mg, path)
@@ -379,13 +381,22 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
         shapes: dict[str, Shape] = {}
         found: list[ReaderFinding] = []
         used = {tid for r in t.ops for tid in r.inputs} | set(out_ids)
+        produced = {tid: shp for r in t.ops for tid, shp, _ in r.outputs}
+
+        def known(tid: str) -> bool:
+            shp = produced.get(tid, ())
+            return shp is not None and all(d is not None for d in shp)
+
         for r in t.ops:
             for tid, shape, _ in r.outputs:
                 if shape is not None and all(d is not None for d in shape):
                     shapes[_rename(tid, input_ids)] = shape
             # Only outputs something reads count (FusedBatchNorm's reserve spaces do not).
-            if r.error or any(s is None or any(d is None for d in s)
-                              for tid, s, _ in r.outputs if tid in used):
+            # Report where shapes are lost (known inputs, unknown used output), not the ops
+            # downstream of it.
+            if r.error or (all(known(i) for i in r.inputs) and any(
+                    s is None or any(d is None for d in s)
+                    for tid, s, _ in r.outputs if tid in used)):
                 if len(found) == MAX_OP_FINDINGS:
                     found.append(ReaderFinding(
                         "tf-unshaped-op", "warning", None,
@@ -393,7 +404,8 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
                 if len(found) >= MAX_OP_FINDINGS:
                     continue
                 found.append(ReaderFinding(
-                    "tf-unshaped-op", "warning", row_of.get(r.name, r.local),
+                    "tf-unshaped-op", "error" if r.error else "warning",
+                    row_of.get(r.name, r.local),
                     f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
                     + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
                     {"op": r.type}))
@@ -404,6 +416,19 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
                  inputs=tuple(specs), outputs=tuple(output_ids), nodes=tuple(graph_nodes),
                  findings=tuple(findings), shape_oracle=oracle, known_dtypes=dtypes,
                  loose_weights=(), batch_first=True)
+
+
+def _shaped_by_tensorflow(call: RuleCall) -> RuleResult:
+    """The rule of every TF row: TF's shape functions (the graph's oracle) did the work, so
+    outputs it left unknown stay unknown (and the oracle reported why), never guessed;
+    params are the stored variables the row reads."""
+    return RuleResult(outputs=[None] * len(call.node.outputs), weights_unknown=True)
+
+
+def _register_oracle_rules(ops: set[str]) -> None:
+    for op in sorted(ops):
+        if lookup(op) is None:
+            rule(op)(_shaped_by_tensorflow)
 
 
 def _dtype_of_enum(tf: Any, enum: int) -> str:
