@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..errors import UnreadableArtifact
+from ..errors import BadArguments, UnreadableArtifact
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_h5 import parse_config_json
 from .protowire import WireError, as_dict, fields, first, text
@@ -82,6 +82,11 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
             f"Keras metadata found ({keras.source}) but {why}; the traced graph is analysed "
             "instead, shaped by TensorFlow")]
         output_order = _output_order(keras)
+    wanted = signature or "serving_default"
+    if wanted not in meta.signatures:  # say so before paying for the TensorFlow import
+        names = sorted(k for k in meta.signatures if not k.startswith("__"))
+        raise BadArguments(f"no signature {wanted!r}; the SavedModel has "
+                           f"{', '.join(names) or 'none'} (choose with --signature)", path)
     # Graph-only (or a Keras config memscan cannot shape): imports TensorFlow, only here.
     from .savedmodel_graph import read_graph
 
