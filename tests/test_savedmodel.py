@@ -55,6 +55,19 @@ def test_vgg16_savedmodel_report_equals_h5_report(vgg_report):
         assert vgg_report[key] == h5[key], key
 
 
+@pytest.mark.parametrize("name, args", [
+    ("multi_io", []),  # two inputs, a shared layer, a nested model called twice
+    ("seq_conv1d", ["--input", "300,8"]),  # Sequential
+    ("layer_mix", ["--input", "64,48,3"]),  # many layer classes, weights tied to the input
+])
+def test_small_tf_keras_savedmodels_equal_their_h5(name, args):
+    sm = cli_json(str(SM / f"{name}_tfk"), *args)
+    h5 = cli_json(str(FIXTURES / "tf_keras" / f"{name}.h5"), *args)
+    assert sm["model"]["format"] == "savedmodel"
+    for key in ("layers", "totals", "findings", "inputs"):
+        assert sm[key] == h5[key], key
+
+
 def test_saved_model_pb_path_is_accepted_too():
     rep = cli_json(str(VGG / "saved_model.pb"), "--input", "224,224,3")
     assert rep["totals"]["params"] == 138_357_544
@@ -179,7 +192,7 @@ def test_ops_tf_cannot_shape_are_findings():
 
 # ------------------------------------------------------------------ malformed folders
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "bad-block"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "bad-block", "compressed"])
 def test_corrupt_variables_index_is_one_line_exit_2(tmp_path: Path, damage: str):
     folder = tmp_path / "vgg"
     shutil.copytree(VGG, folder)
@@ -189,13 +202,40 @@ def test_corrupt_variables_index_is_one_line_exit_2(tmp_path: Path, damage: str)
         data = data[: len(data) // 2]
     elif damage == "garbage":
         data = bytearray(b"\xff" * len(data))
-    else:
+    elif damage == "bad-block":
         data[:64] = b"\xff" * 64  # entries of the first data block
+    else:  # mark the first data block snappy-compressed: TF never writes that; refused
+        size = _first_block_size(bytes(data))
+        data[size] = 1
     index.write_bytes(bytes(data))
     proc = run_cli(str(folder), "--input", "224,224,3")
     assert proc.returncode == 2, proc.stdout
     assert proc.stderr.count("\n") == 1 and "variables.index" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+    if damage == "compressed":
+        assert "compressed" in proc.stderr
+
+
+def _first_block_size(data: bytes) -> int:
+    """Size of the first data block: the first handle in the index block (footer -> index)."""
+    sys.path.insert(0, str(ROOT))
+    from analyzer.formats.protowire import read_varint
+
+    footer = data[-48:]
+    pos = 0
+    for _ in range(2):  # metaindex handle
+        _, pos = read_varint(footer, pos)
+    idx_off, pos = read_varint(footer, pos)
+    # index block's first entry: shared, unshared, value length, key, value = handle
+    p = idx_off
+    _, p = read_varint(data, p)
+    unshared, p = read_varint(data, p)
+    _, p = read_varint(data, p)
+    p += unshared
+    off, p = read_varint(data, p)
+    size, _ = read_varint(data, p)
+    assert off == 0
+    return size
 
 
 def test_folder_without_saved_model_is_not_detected(tmp_path: Path):
