@@ -151,6 +151,21 @@ def test_keras3_export_resnet50_matches_keras_and_h5():
     assert not [f for f in sm["findings"] if f["code"] == "tf-unshaped-op"]
 
 
+def test_tf1_savedmodel_without_object_graph():
+    """A TF1 graph-mode SavedModel (VariableV2, no object graph; fixtures/make_savedmodels.py
+    tf1_conv). By hand at 64x64x3: conv 3*3*3*8 + 8 = 224 params, out 64*64*8; maxpool 2 ->
+    32*32*8; mean + dense 8*4 + 4 = 36 params, out 4. Feature maps: (64*64*3 + 64*64*8 +
+    32*32*8 + 4) * 4 bytes. Weight names come from variables.index (TF1 keys = names)."""
+    rep = cli_json(str(SM / "tf1_conv"), "--input", "64,64,3", "--batch", "3")
+    rows = {r["name"]: r for r in rep["layers"]}
+    assert [(n, rows[n]["output_shapes"], rows[n]["params"]) for n in rows] == [
+        ("image", [[3, 64, 64, 3]], 0), ("conv", [[3, 64, 64, 8]], 224),
+        ("pool", [[3, 32, 32, 8]], 0), ("head", [[3, 4]], 36)]
+    assert rep["totals"]["feature_map_bytes"] == 3 * (64 * 64 * 3 + 64 * 64 * 8 + 32 * 32 * 8
+                                                      + 4) * 4
+    assert rep["findings"] == []
+
+
 def test_unknown_signature_is_one_line_exit_2():
     proc = run_cli(str(RESNET), "--signature", "nope", "--input", "64,64,3")
     assert proc.returncode == 2

@@ -136,6 +136,8 @@ def _signature(name: str, raw: bytes) -> Signature:
 def checkpoint_paths(nodes: list[SavedNode]) -> dict[int, list[str]]:
     """Every child path from the root (node 0) to each node, breadth first, as checkpoint
     key prefixes (local names escaped the way TF's checkpoint keys escape them)."""
+    if not nodes:
+        return {}  # TF1 SavedModels have no object graph
     paths: dict[int, list[str]] = {0: [""]}
     queue = [0]
     seen = {0}

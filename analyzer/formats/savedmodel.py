@@ -184,6 +184,11 @@ def read_variables(folder: str, meta: MetaGraph, path: str
         out.append(Variable(nid, paths[nid], WeightSpec(name=name, shape=tuple(shape),
                                                         dtype=dtype, trainable=var.trainable)))
     out = _drop_all_variables_copies(out)
+    if not any(n.kind == "variable" for n in meta.nodes):
+        # TF1 SavedModels have no object graph: checkpoint keys are the variables' names.
+        out = [Variable(-1 - i, [e.key], WeightSpec(name=e.key, shape=e.shape, dtype=e.dtype))
+               for i, e in enumerate(entries.values()) if e.dtype not in ("string", "resource")
+               and not e.key.startswith("_CHECKPOINTABLE")]
     if unlisted:
         findings.append(ReaderFinding(
             "variable-not-in-index", "warning", None,

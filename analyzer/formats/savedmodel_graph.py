@@ -62,7 +62,6 @@ class _Trace:
         self.var_key: dict[str, str] = {}  # VarHandleOp tensor name -> variable key
         self.fallback_dtypes: dict[str, str] = {}
         self.count = 0
-        from google.protobuf import message  # noqa: F401  (TF's protobuf)
         with self.graph.as_default():
             lib_only = tf.compat.v1.GraphDef()
             lib_only.library.CopyFrom(mg.graph_def.library)
@@ -257,7 +256,7 @@ def _shape(t: Any) -> Optional[Shape]:
 
 
 def _dtype(t: Any) -> str:
-    name = t.dtype.name
+    name = t.dtype.name.removesuffix("_ref")  # TF1 VariableV2 outputs are ref tensors
     return {"half": "float16", "float": "float32", "double": "float64"}.get(name, name)
 
 
@@ -345,7 +344,6 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
         specs.append(TensorSpec(name=key, shape=shape,
                                 dtype=_dtype_of_enum(tf, info.dtype)))
     out_names = [sig.outputs[k].name for k in out_keys]
-    in_names = {sig.inputs[k].name: key for k, key in zip(in_keys, in_keys)}
 
     def trace(shapes: Mapping[str, Shape]) -> tuple[_Trace, list[str], dict[str, str]]:
         t = _Trace(tf, mg, path)
@@ -362,9 +360,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     except (ValueError, tf.errors.OpError) as exc:
         raise UnreadableArtifact(f"the signature graph cannot be rebuilt ({_first_line(exc)})",
                                  path) from None
-    by_key = {v.spec.name: v for v in variables}
-    graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables,
-                                            meta)
+    graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables)
     row_of = _layer_names(first.ops)
     _register_oracle_rules({n.op for n in graph_nodes if n.op != "InputLayer"})
 
@@ -411,7 +407,6 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
                     {"op": r.type}))
         return shapes, found
 
-    del by_key
     return Graph(format="savedmodel", producer=_producer(mg), name=signature,
                  inputs=tuple(specs), outputs=tuple(output_ids), nodes=tuple(graph_nodes),
                  findings=tuple(findings), shape_oracle=oracle, known_dtypes=dtypes,
@@ -449,7 +444,7 @@ def _rename(tid: str, input_ids: Mapping[str, str]) -> str:
 
 
 def _rows(trace: _Trace, out_ids: list[str], input_ids: Mapping[str, str],
-          specs: list[TensorSpec], variables: list[Any], meta: Any
+          specs: list[TensorSpec], variables: list[Any]
           ) -> tuple[list[Node], list[str], dict[str, str]]:
     """Group traced ops into report rows by name scope; one Node per row."""
     ops = trace.ops
@@ -523,10 +518,8 @@ def _layer_names(ops: list[OpRecord]) -> dict[str, str]:
         for r in rs:
             parts = r.local.split("/")
             rest = parts[len(common):] if parts[:len(common)] == common else parts
-            name = rest[0] if len(rest) > 1 else r.local.split("/")[-1] if not common \
-                else "/".join(parts[len(common):]) or r.local
-            if len(rest) <= 1:
-                name = r.local
+            # In a scope below the common one: that scope is the row; else the op itself.
+            name = rest[0] if len(rest) > 1 else r.local
             owner = taken.setdefault(name, ctx)
             result[r.name] = name if owner == ctx else ctx + name
     return result
