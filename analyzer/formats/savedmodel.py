@@ -132,6 +132,9 @@ def _saved_model_bytes(folder: str, path: str) -> bytes:
     except (OSError, UnicodeDecodeError) as exc:
         raise UnreadableArtifact(f"saved_model cannot be read ({exc})", path) from None
     # Text format needs TF's message classes: the one case where parsing imports TensorFlow.
+    from .savedmodel_graph import import_tensorflow
+
+    import_tensorflow(path)
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 

@@ -290,7 +290,7 @@ def _topo(nodes: Mapping[str, Any], wanted: list[str], done: set[str], path: str
 
 # --------------------------------------------------------------------------- reader
 
-def _import_tf(path: str) -> Any:
+def import_tensorflow(path: str) -> Any:
     """TensorFlow, imported with its start-up log lines (printed to fd 2 before absl's logging
     is set up, whatever TF_CPP_MIN_LOG_LEVEL says) kept off the user's terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -313,7 +313,7 @@ def _import_tf(path: str) -> Any:
 def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[Any],
                findings: list[ReaderFinding], signature: str,
                output_order: Optional[list[str]] = None) -> Graph:
-    tf = _import_tf(path)
+    tf = import_tensorflow(path)
     from tensorflow.core.protobuf import saved_model_pb2
 
     sm = saved_model_pb2.SavedModel()
