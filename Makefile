@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test fixtures oracles bench clean
+.PHONY: demo test fixtures oracles bench clean savedmodel-fixtures
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(TEST_STAMP)
 # Rebuild every committed fixture (needs the test dependencies; takes a few minutes).
 fixtures: $(TEST_STAMP)
 	$(PY) fixtures/make_fixtures.py
+
+# Rebuild the hollow SavedModel fixtures (tf-keras VGG16, Keras 3 ResNet50 export).
+savedmodel-fixtures: $(TEST_STAMP)
+	$(PY) fixtures/make_savedmodels.py
 
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)

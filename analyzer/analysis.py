@@ -13,9 +13,11 @@ from .shapes.infer import infer
 
 
 def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = None,
-            dims: Optional[Mapping[str, int]] = None) -> Report:
-    """Analyse the artifact at ``path`` at the stated inputs. Raises MemscanError if unusable."""
-    graph = formats.load(path)
+            dims: Optional[Mapping[str, int]] = None, signature: Optional[str] = None) -> Report:
+    """Analyse the artifact at ``path`` at the stated inputs. Raises MemscanError if unusable.
+
+    ``signature``: the SavedModel serving signature to analyse (default serving_default)."""
+    graph = formats.load(path, signature=signature)
     return analyse_graph(graph, path, inputs, batch, dims)
 
 

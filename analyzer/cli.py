@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
                         "--dim height=1024; repeatable")
+    p.add_argument("--signature", default=None, metavar="NAME",
+                   help="SavedModel: the signature to analyse (default serving_default; "
+                        "giving it analyses the traced graph even of a Keras-written one)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
@@ -59,7 +62,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         inputs = [parse_input_arg(text) for text in args.input]
         dims = dict(parse_dim_arg(text) for text in args.dim)
-        report = analyse(args.path, inputs=inputs, batch=args.batch, dims=dims or None)
+        report = analyse(args.path, inputs=inputs, batch=args.batch, dims=dims or None,
+                         signature=args.signature)
         text = render(report, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)

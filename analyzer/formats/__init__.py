@@ -20,6 +20,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 READERS: dict[str, str] = {
     "keras-h5": "analyzer.formats.keras_h5",
     "onnx": "analyzer.formats.onnx_reader",
+    "savedmodel": "analyzer.formats.savedmodel",
 }
 
 Detector = Callable[[str, bytes], Optional[str]]
@@ -35,6 +36,14 @@ def detector(fn: Detector) -> Detector:
 def _hdf5(path: str, head: bytes) -> Optional[str]:
     # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
     return "keras-h5" if head.startswith(HDF5_MAGIC) else None
+
+
+@detector
+def _savedmodel(path: str, head: bytes) -> Optional[str]:
+    # The folder, or its saved_model.pb / saved_model.pbtxt.
+    from .savedmodel import saved_model_dir
+
+    return "savedmodel" if saved_model_dir(path) else None
 
 
 @detector
@@ -70,8 +79,13 @@ def detect(path: str) -> str:
                              "SavedModel or ONNX)", path)
 
 
-def load(path: str) -> Graph:
-    """Read the artifact at ``path`` into a format-neutral Graph."""
+def load(path: str, **options: object) -> Graph:
+    """Read the artifact at ``path`` into a format-neutral Graph.
+
+    ``options`` (e.g. ``signature`` for SavedModel) go to readers that take them; unset
+    (None) options are not passed, so readers without options keep ``read(path)``.
+    """
     kind = detect(path)
     module = importlib.import_module(READERS[kind])
-    return module.read(path)
+    given = {k: v for k, v in options.items() if v is not None}
+    return module.read(path, **given) if given else module.read(path)

@@ -1,0 +1,551 @@
+"""Graph-only SavedModels: the chosen signature's graph, shaped by TensorFlow's own op shape
+functions at the input the user states. Imports TensorFlow (lazily: only this module does).
+
+Nothing is executed and no variable value is read. The signature's outputs are traced back
+through the SavedModel's GraphDef; every op on the way is re-created in a fresh ``tf.Graph``
+(``import_graph_def``), which runs each op's C++ shape function as it is added. Function
+calls (``StatefulPartitionedCall``...) are inlined by hand, one FunctionDef at a time, since
+TF's shape refiner does not look inside them; variables are ``VarHandleOp`` nodes whose shape
+attribute gives ``ReadVariableOp`` its shape. Placeholders take the stated input shape.
+
+Rows: ops are grouped into layers by name scope (the scope one level below the function's
+common scope, e.g. ``resnet50_1/conv1_conv_1``); ops outside any scope are a row each.
+Constants, variable reads and ops that only transform them are weights, not rows; Identity
+ops alias their input.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from ..errors import BadArguments, UnreadableArtifact
+from ..ir import Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
+from ..shapes.registry import RuleCall, RuleResult, lookup, rule
+
+CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+VAR_OPS = {"VarHandleOp", "VariableV2", "Variable"}
+ALIAS_OPS = {"Identity", "IdentityN", "StopGradient", "Snapshot"}
+NO_ROW_OPS = {"NoOp", "Const", "Placeholder", "PlaceholderWithDefault", "Assert"}
+MINOR_OPS = {"Reshape", "Squeeze", "ExpandDims", "Cast", "Shape", "StridedSlice", "Pack",
+             "Identity", "Const", "ReadVariableOp"}
+MAX_CALL_DEPTH = 64
+MAX_OPS = 2_000_000
+MAX_OP_FINDINGS = 20
+
+
+@dataclass
+class OpRecord:
+    name: str  # full name in the traced graph (call path + local name)
+    local: str  # name inside its function
+    ctx: str  # call path of its function instance ("" at the top level)
+    type: str
+    inputs: list[str]  # tensor ids (after aliasing) of non-static inputs
+    outputs: list[tuple[str, Optional[Shape], str]]  # (tensor id, shape, dtype)
+    weights: set[str] = field(default_factory=set)  # variable keys it reads
+    error: str = ""
+
+
+class _Trace:
+    """One re-creation of the signature's graph at given input shapes."""
+
+    def __init__(self, tf: Any, mg: Any, path: str) -> None:
+        self.tf = tf
+        self.mg = mg
+        self.path = path
+        self.graph = tf.Graph()
+        self.lib = {f.signature.name: f for f in mg.graph_def.library.function}
+        self.ops: list[OpRecord] = []
+        self.alias: dict[str, str] = {}  # tensor name -> tensor id it aliases
+        self.static: dict[str, set[str]] = {}  # tensor name -> variable keys (static tensors)
+        self.var_key: dict[str, str] = {}  # VarHandleOp tensor name -> variable key
+        self.fallback_dtypes: dict[str, str] = {}
+        self.count = 0
+        with self.graph.as_default():
+            lib_only = tf.compat.v1.GraphDef()
+            lib_only.library.CopyFrom(mg.graph_def.library)
+            lib_only.versions.CopyFrom(mg.graph_def.versions)
+            tf.graph_util.import_graph_def(lib_only, name="")
+
+    # -- tensor ids
+    def tid(self, t: Any) -> str:
+        return self.alias.get(t.name, t.name)
+
+    def run(self, inputs: Mapping[str, tuple[Any, Shape]], outputs: list[str]) -> list[str]:
+        """Re-create what ``outputs`` (graph tensor names) need; ``inputs`` maps placeholder
+        tensor names to (dtype enum, shape). Returns the output tensor ids."""
+        tf = self.tf
+        nodes = {n.name: n for n in self.mg.graph_def.node}
+        with self.graph.as_default():
+            pre: dict[str, Any] = {}
+            for tname, (dtype, shape) in inputs.items():
+                node = tname.split(":")[0]
+                pre[node + ":0"] = tf.compat.v1.placeholder(
+                    tf.dtypes.as_dtype(dtype), shape=list(shape), name=node)
+            produced = self._instantiate(nodes, pre, [o.split(":")[0] for o in outputs], "",
+                                         0, self.mg.graph_def.versions)
+        return [self.tid(produced[_norm(o)]) for o in outputs]
+
+    def _instantiate(self, nodes: Mapping[str, Any], pre: dict[str, Any], wanted: list[str],
+                     ctx: str, depth: int, versions: Any) -> dict[str, Any]:
+        """Create the ops ``wanted`` need; ``pre`` holds tensors already given (by
+        "node:idx"). Returns every tensor made, by "node:idx" local names."""
+        if depth > MAX_CALL_DEPTH:
+            raise UnreadableArtifact(f"function calls nest more than {MAX_CALL_DEPTH} deep",
+                                     self.path)
+        done = {k.split(":")[0] for k in pre}
+        order = _topo(nodes, wanted, done, self.path)
+        tensors = dict(pre)
+        batch: list[Any] = []
+        for name in order:
+            node = nodes[name]
+            if node.op in CALL_OPS or node.op in self.lib:
+                self._flush(batch, tensors, ctx, versions)
+                batch = []
+                self._call(node, tensors, ctx, depth)
+            else:
+                batch.append(node)
+        self._flush(batch, tensors, ctx, versions)
+        return tensors
+
+    def _call(self, node: Any, tensors: dict[str, Any], ctx: str, depth: int) -> None:
+        from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+
+        fname = node.attr["f"].func.name if node.op in CALL_OPS else node.op
+        fdef = self.lib.get(fname)
+        if fdef is None:
+            raise UnreadableArtifact(f"op {node.name} calls function {fname!r}, which the "
+                                     "library lacks", self.path)
+        args = [tensors[_norm(i)] for i in node.input if not i.startswith("^")]
+        if len(args) != len(fdef.signature.input_arg):
+            raise UnreadableArtifact(f"op {node.name} passes {len(args)} inputs to {fname}, "
+                                     f"which takes {len(fdef.signature.input_arg)}", self.path)
+        gd, flat = function_def_to_graph_def(fdef, [None] * len(args))
+        inner = {n.name: n for n in gd.node}
+        pre = {a.name + ":0": t for a, t in zip(fdef.signature.input_arg, args)}
+        want = []
+        for out in fdef.signature.output_arg:
+            want.append(_norm(flat[fdef.ret[out.name]]).split(":")[0])
+        sub_ctx = f"{ctx}{node.name}/"
+        made = self._instantiate(inner, pre, want, sub_ctx, depth + 1, gd.versions)
+        for i, out in enumerate(fdef.signature.output_arg):
+            t = made[_norm(flat[fdef.ret[out.name]])]
+            tensors[f"{node.name}:{i}"] = t
+
+    def _flush(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any) -> None:
+        if not batch:
+            return
+        tf = self.tf
+        self.count += len(batch)
+        if self.count > MAX_OPS:
+            raise UnreadableArtifact(f"graph has more than {MAX_OPS} ops", self.path)
+        try:
+            ops = self._import(batch, tensors, ctx, versions)
+        except (ValueError, tf.errors.OpError):
+            ops = []
+            for node in batch:  # find the op TF rejects; go on past it with unknown shapes
+                try:
+                    ops += self._import([node], tensors, ctx, versions)
+                except (ValueError, tf.errors.OpError) as exc:
+                    ops.append(self._unshaped(node, tensors, ctx, _first_line(exc)))
+        for node, op in zip(batch, ops):
+            self._record(node, op, ctx)
+
+    def _import(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any
+                ) -> list[Any]:
+        tf = self.tf
+        gd = tf.compat.v1.GraphDef()
+        gd.versions.CopyFrom(versions)
+        local = {n.name for n in batch}
+        input_map = {}
+        for node in batch:
+            new = gd.node.add()
+            new.CopyFrom(node)
+            new.name = ctx + node.name
+            new.ClearField("device")
+            if "_output_shapes" in new.attr:
+                del new.attr["_output_shapes"]
+            del new.input[:]
+            for i in node.input:
+                if i.startswith("^"):
+                    if i[1:] in local:
+                        new.input.append("^" + ctx + i[1:])
+                    continue
+                key = _norm(i)
+                if key.split(":")[0] in local:
+                    new.input.append(ctx + key)
+                else:
+                    if key not in tensors:
+                        raise UnreadableArtifact(f"op {node.name} reads {i}, which is not in "
+                                                 "the graph", self.path)
+                    new.input.append(ctx + key)
+                    input_map[ctx + key] = tensors[key]
+        made = tf.graph_util.import_graph_def(
+            gd, input_map=input_map, return_elements=[ctx + n.name for n in batch], name="")
+        for node, op in zip(batch, made):
+            for i, t in enumerate(op.outputs):
+                tensors[f"{node.name}:{i}"] = t
+        return made
+
+    def _unshaped(self, node: Any, tensors: dict[str, Any], ctx: str, message: str) -> Any:
+        """Stand-in for an op TF cannot shape: placeholders of unknown shape."""
+        tf = self.tf
+        n_out = max(1, sum(1 for k in self.fallback_dtypes if k.startswith(ctx + node.name + ":")))
+        outs = []
+        for i in range(n_out):
+            dtype = self.fallback_dtypes.get(f"{ctx}{node.name}:{i}", "float32")
+            outs.append(tf.compat.v1.placeholder(dtype, shape=None,
+                                                 name=f"{ctx}{node.name}__unshaped_{i}"))
+            tensors[f"{node.name}:{i}"] = outs[-1]
+        return _Stand(node.op, outs, [tensors[_norm(i)] for i in node.input
+                                      if not i.startswith("^") and _norm(i) in tensors], message)
+
+    def _record(self, node: Any, op: Any, ctx: str) -> None:
+        outs = list(op.outputs)
+        ins = list(op.inputs)
+        if op.type in VAR_OPS:
+            for t in outs:
+                self.var_key[t.name] = node.attr["shared_name"].s.decode() or ctx + node.name
+                self.static[t.name] = {t.name}
+            return
+        in_static = [t.name in self.static for t in ins]
+        if op.type in ALIAS_OPS and outs and len(ins) >= len(outs) and not all(in_static):
+            for t, src in zip(outs, ins):
+                self.alias[t.name] = self.tid(src)
+            return
+        if op.type in NO_ROW_OPS or (ins and all(in_static)) or (not ins and op.type != "Placeholder"):
+            keys: set[str] = set()
+            for t in ins:
+                keys |= self.static.get(t.name, set())
+            for t in outs:
+                self.static[t.name] = keys
+            return
+        weights: set[str] = set()
+        for t in ins:
+            weights |= self.static.get(t.name, set())
+        rec = OpRecord(
+            name=ctx + node.name, local=node.name, ctx=ctx, type=op.type,
+            inputs=[self.tid(t) for t in ins if t.name not in self.static],
+            outputs=[(t.name, _shape(t), _dtype(t)) for t in outs], weights=weights,
+            error=getattr(op, "error", ""))
+        self.ops.append(rec)
+
+
+@dataclass
+class _Stand:
+    type: str
+    outputs: list[Any]
+    inputs: list[Any]
+    error: str
+
+
+def _norm(name: str) -> str:
+    return name if ":" in name else name + ":0"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:240]
+
+
+def _shape(t: Any) -> Optional[Shape]:
+    if t.shape.rank is None:
+        return None
+    return tuple(None if d is None else int(d) for d in t.shape.as_list())
+
+
+def _dtype(t: Any) -> str:
+    name = t.dtype.name.removesuffix("_ref")  # TF1 VariableV2 outputs are ref tensors
+    return {"half": "float16", "float": "float32", "double": "float64"}.get(name, name)
+
+
+def _topo(nodes: Mapping[str, Any], wanted: list[str], done: set[str], path: str) -> list[str]:
+    """Ancestors of ``wanted`` in dependency order (data and control edges), iteratively."""
+    order: list[str] = []
+    state: dict[str, int] = {n: 2 for n in done}
+    for root in wanted:
+        stack = [(root, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if state.get(name) == 2:
+                continue
+            if expanded:
+                state[name] = 2
+                order.append(name)
+                continue
+            if state.get(name) == 1:
+                raise UnreadableArtifact(f"the graph has a cycle through {name}", path)
+            if name not in nodes:
+                raise UnreadableArtifact(f"the graph names op {name!r} but does not hold it",
+                                         path)
+            state[name] = 1
+            stack.append((name, True))
+            for i in nodes[name].input:
+                dep = (i[1:] if i.startswith("^") else i).split(":")[0]
+                if state.get(dep) != 2:
+                    stack.append((dep, False))
+    return order
+
+
+# --------------------------------------------------------------------------- reader
+
+def import_tensorflow(path: str) -> Any:
+    """TensorFlow, imported with its start-up log lines (printed to fd 2 before absl's logging
+    is set up, whatever TF_CPP_MIN_LOG_LEVEL says) kept off the user's terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow as tf  # the one place memscan imports TensorFlow
+            except ImportError as exc:
+                raise UnreadableArtifact(
+                    "a graph-only SavedModel needs TensorFlow to shape its graph, and it "
+                    f"cannot be imported ({exc})", path) from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tf
+
+
+def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[Any],
+               findings: list[ReaderFinding], signature: str,
+               output_order: Optional[list[str]] = None) -> Graph:
+    tf = import_tensorflow(path)
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    try:
+        sm.ParseFromString(raw)
+    except Exception as exc:  # protobuf's DecodeError
+        raise UnreadableArtifact(f"malformed saved_model.pb ({_first_line(exc)})", path) from None
+    mg = next((m for m in sm.meta_graphs if "serve" in m.meta_info_def.tags), sm.meta_graphs[0])
+    if signature not in mg.signature_def:
+        names = [k for k in mg.signature_def if not k.startswith("__")]
+        raise BadArguments(f"no signature {signature!r}; the SavedModel has "
+                           f"{', '.join(sorted(names)) or 'none'} (choose with --signature)",
+                           path)
+    sig = mg.signature_def[signature]
+    in_keys = sorted(sig.inputs)
+    out_keys = sorted(sig.outputs)
+    if output_order and set(out_keys) <= set(output_order):
+        out_keys.sort(key=output_order.index)  # the Keras model's own output order
+    specs = []
+    for key in in_keys:
+        info = sig.inputs[key]
+        if not info.name:
+            raise UnreadableArtifact(f"signature input {key!r} is not a dense tensor", path)
+        shape = None if info.tensor_shape.unknown_rank else tuple(
+            None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
+        if shape is None:
+            raise UnreadableArtifact(f"signature input {key!r} has unknown rank", path)
+        specs.append(TensorSpec(name=key, shape=shape,
+                                dtype=_dtype_of_enum(tf, info.dtype)))
+    out_names = [sig.outputs[k].name for k in out_keys]
+
+    def trace(shapes: Mapping[str, Shape]) -> tuple[_Trace, list[str], dict[str, str]]:
+        t = _Trace(tf, mg, path)
+        feed = {sig.inputs[k].name: (sig.inputs[k].dtype, shapes[k]) for k in in_keys}
+        outs = t.run(feed, out_names)
+        input_ids = {}
+        for k in in_keys:
+            node = sig.inputs[k].name.split(":")[0]
+            input_ids[node + ":0"] = k
+        return t, outs, input_ids
+
+    try:
+        first, out_ids, input_ids = trace({s.name: s.shape for s in specs})
+    except (ValueError, tf.errors.OpError) as exc:
+        raise UnreadableArtifact(f"the signature graph cannot be rebuilt ({_first_line(exc)})",
+                                 path) from None
+    graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables)
+    row_of = _layer_names(first.ops)
+    _register_oracle_rules({n.op for n in graph_nodes if n.op != "InputLayer"})
+
+    def oracle(input_shapes: Mapping[str, Shape]) -> tuple[dict[str, Shape], list[ReaderFinding]]:
+        t = _Trace(tf, mg, path)
+        t.fallback_dtypes = {o[0]: o[2] for r in first.ops for o in r.outputs}
+        feed = {sig.inputs[k].name: (sig.inputs[k].dtype, input_shapes[k]) for k in in_keys}
+        try:
+            t.run(feed, out_names)
+        except (ValueError, tf.errors.OpError) as exc:
+            return {}, [ReaderFinding("tf-unshaped-op", "error", None,
+                                      f"TensorFlow cannot shape the graph at this input: "
+                                      f"{_first_line(exc)}")]
+        shapes: dict[str, Shape] = {}
+        found: list[ReaderFinding] = []
+        used = {tid for r in t.ops for tid in r.inputs} | set(out_ids)
+        produced = {tid: shp for r in t.ops for tid, shp, _ in r.outputs}
+
+        def known(tid: str) -> bool:
+            shp = produced.get(tid, ())
+            return shp is not None and all(d is not None for d in shp)
+
+        for r in t.ops:
+            for tid, shape, _ in r.outputs:
+                if shape is not None and all(d is not None for d in shape):
+                    shapes[_rename(tid, input_ids)] = shape
+            # Only outputs something reads count (FusedBatchNorm's reserve spaces do not).
+            # Report where shapes are lost (known inputs, unknown used output), not the ops
+            # downstream of it.
+            if r.error or (all(known(i) for i in r.inputs) and any(
+                    s is None or any(d is None for d in s)
+                    for tid, s, _ in r.outputs if tid in used)):
+                if len(found) == MAX_OP_FINDINGS:
+                    found.append(ReaderFinding(
+                        "tf-unshaped-op", "warning", None,
+                        "more ops TensorFlow cannot shape at this input are not listed"))
+                if len(found) >= MAX_OP_FINDINGS:
+                    continue
+                found.append(ReaderFinding(
+                    "tf-unshaped-op", "error" if r.error else "warning",
+                    row_of.get(r.name, r.local),
+                    f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
+                    + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
+                    {"op": r.type}))
+        return shapes, found
+
+    return Graph(format="savedmodel", producer=_producer(mg), name=signature,
+                 inputs=tuple(specs), outputs=tuple(output_ids), nodes=tuple(graph_nodes),
+                 findings=tuple(findings), shape_oracle=oracle, known_dtypes=dtypes,
+                 loose_weights=(), batch_first=True)
+
+
+def _shaped_by_tensorflow(call: RuleCall) -> RuleResult:
+    """The rule of every TF row: TF's shape functions (the graph's oracle) did the work, so
+    outputs it left unknown stay unknown (and the oracle reported why), never guessed;
+    params are the stored variables the row reads."""
+    return RuleResult(outputs=[None] * len(call.node.outputs), weights_unknown=True)
+
+
+def _register_oracle_rules(ops: set[str]) -> None:
+    for op in sorted(ops):
+        if lookup(op) is None:
+            rule(op)(_shaped_by_tensorflow)
+
+
+def _dtype_of_enum(tf: Any, enum: int) -> str:
+    try:
+        return _dtype(type("T", (), {"dtype": tf.dtypes.as_dtype(enum)})())
+    except TypeError:
+        return "float32"
+
+
+def _producer(mg: Any) -> str:
+    info = mg.meta_info_def
+    parts = [f"TF {info.tensorflow_version}" if info.tensorflow_version else "TF"]
+    return "SavedModel graph (" + ", ".join(parts) + ")"
+
+
+def _rename(tid: str, input_ids: Mapping[str, str]) -> str:
+    return input_ids.get(tid, tid)
+
+
+def _rows(trace: _Trace, out_ids: list[str], input_ids: Mapping[str, str],
+          specs: list[TensorSpec], variables: list[Any]
+          ) -> tuple[list[Node], list[str], dict[str, str]]:
+    """Group traced ops into report rows by name scope; one Node per row."""
+    ops = trace.ops
+    layer_of = _layer_names(ops)
+    members: dict[str, list[OpRecord]] = defaultdict(list)
+    for r in ops:
+        members[layer_of[r.name]].append(r)
+    made_by: dict[str, str] = {}
+    for layer, rs in members.items():
+        for r in rs:
+            for tid, _, _ in r.outputs:
+                made_by[tid] = layer
+    used_outside: set[str] = set(out_ids)
+    for layer, rs in members.items():
+        for r in rs:
+            for tid in r.inputs:
+                if made_by.get(tid) not in (None, layer):
+                    used_outside.add(tid)
+    weights = _weight_specs(trace, variables)
+    nodes: list[Node] = []
+    dtypes: dict[str, str] = {}
+    for spec in specs:
+        nodes.append(Node(name=spec.name, op="InputLayer", layer=spec.name, inputs=(),
+                          outputs=(spec.name,), dtype=spec.dtype))
+    claimed: set[str] = set()
+    for layer, rs in members.items():
+        outs, ins, ws, types = [], [], [], []
+        own = {tid for r in rs for tid, _, _ in r.outputs}
+        for r in rs:
+            for tid, _, dt in r.outputs:
+                if tid in used_outside:
+                    outs.append(_rename(tid, input_ids))
+                    dtypes[_rename(tid, input_ids)] = dt
+            for tid in r.inputs:
+                if tid not in own and _rename(tid, input_ids) not in ins:
+                    ins.append(_rename(tid, input_ids))
+            for key in sorted(r.weights):
+                if key not in claimed and key in weights:
+                    claimed.add(key)
+                    ws.append(weights[key])
+            if r.type not in MINOR_OPS and r.type not in types:
+                types.append(r.type)
+        if not outs:  # a dead end (e.g. a side-effect op): its last output still exists
+            last = rs[-1].outputs
+            outs = [_rename(last[0][0], input_ids)] if last else []
+        if not types:  # only reshape-like ops: name the row by the op making its output
+            types = [next((r.type for r in rs for tid, _, _ in r.outputs
+                           if _rename(tid, input_ids) in outs[:1]), rs[-1].type)]
+        op = "tf." + "+".join(types[:3]) + ("+…" if len(types) > 3 else "")
+        nodes.append(Node(name=layer, op=op, layer=layer, inputs=tuple(ins),
+                          outputs=tuple(outs), weights=tuple(ws), origin="tensorflow",
+                          dtype=dtypes.get(outs[0], "float32") if outs else "float32"))
+    return nodes, [_rename(t, input_ids) for t in out_ids], dtypes
+
+
+def _layer_names(ops: list[OpRecord]) -> dict[str, str]:
+    """Row name per op: the scope one below the function instance's common scope."""
+    by_ctx: dict[str, list[OpRecord]] = defaultdict(list)
+    for r in ops:
+        by_ctx[r.ctx].append(r)
+    result: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for ctx, rs in by_ctx.items():
+        scopes = [r.local.split("/")[:-1] for r in rs if "/" in r.local]
+        common: list[str] = scopes[0] if scopes else []
+        for s in scopes[1:]:
+            n = 0
+            while n < min(len(common), len(s)) and common[n] == s[n]:
+                n += 1
+            common = common[:n]
+        for r in rs:
+            parts = r.local.split("/")
+            rest = parts[len(common):] if parts[:len(common)] == common else parts
+            # In a scope below the common one: that scope is the row; else the op itself.
+            name = rest[0] if len(rest) > 1 else r.local
+            owner = taken.setdefault(name, ctx)
+            result[r.name] = name if owner == ctx else ctx + name
+    return result
+
+
+def _weight_specs(trace: _Trace, variables: list[Any]) -> dict[str, WeightSpec]:
+    """Variable key (VarHandleOp tensor) -> WeightSpec: from variables.index through the
+    object graph when the variable's name matches, else the op's own shape attribute."""
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    for v in variables:
+        by_name[v.spec.name].append(v)
+    out: dict[str, WeightSpec] = {}
+    used: set[int] = set()
+    g = trace.graph
+    for tname, shared in trace.var_key.items():
+        op = g.get_tensor_by_name(tname).op
+        name = shared or op.name
+        cand = [v for v in by_name.get(name, []) + by_name.get(op.name, []) if v.node_id not in used]
+        if cand:
+            used.add(cand[0].node_id)
+            out[tname] = cand[0].spec
+            continue
+        try:
+            shape = tuple(int(d) for d in trace.tf.TensorShape(op.get_attr("shape")).as_list())
+            dtype = _dtype(type("T", (), {"dtype": op.get_attr("dtype")})())
+        except (ValueError, TypeError):
+            continue
+        out[tname] = WeightSpec(name=op.name, shape=shape, dtype=dtype)
+    return out
