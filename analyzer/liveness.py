@@ -57,6 +57,8 @@ class Step:
     #: Dtype of each output (after any --dtype re-typing).
     output_dtypes: tuple[str, ...] = ()
     output_shapes: tuple[Optional[tuple], ...] = ()
+    #: Bytes of the weights the step reads (stored ones attached to the node).
+    weight_bytes: int = 0
 
 
 @dataclass
@@ -127,7 +129,8 @@ def _flatten(inf: GraphInference, scope: dict[str, str], prefix: str, row: Optio
                           outputs=tuple(gid(t) for t in node.outputs), output_bytes=sizes,
                           alias=node.op in ALIAS_OPS, index=len(steps), output_dtypes=dtypes,
                           output_shapes=tuple(None if x is None else tuple(x)
-                                              for x in res.outputs)))
+                                              for x in res.outputs),
+                          weight_bytes=sum(w.nbytes for w in node.weights)))
 
 
 def _dtype(graph: Graph, node: Node, tensor: str) -> str:
@@ -381,6 +384,14 @@ ORT_MAY_INPLACE = frozenset({
     "Cast", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "Tanh",
     "Softplus", "Softsign", "ThresholdedRelu", "Clip", "Softmax",
 })
+#: Working memory onnxruntime CPU kernels take from the arena while they run, from
+#: (activation input bytes, weight bytes, output bytes). Einsum copies its operands into
+#: permuted layouts and computes into a temporary before writing the output (measured on
+#: 'abc,cde->abde' and 'abcd,cde->abe' contractions: inputs + weights + 2 x output).
+ORT_SCRATCH: dict[str, Callable[[int, int, int], int]] = {
+    "Einsum": lambda ins, weights, out: ins + weights + 2 * out,
+}
+
 #: onnxruntime CPU kernels whose output always aliases their first input.
 ORT_ALIAS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
@@ -444,11 +455,20 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
                         freelist.remove(buf)
             if buf is None:
                 buf = tid
-                buffers[tid] = Buffer(tid, st.output_bytes[k] or 0, i, n if tid in held else i)
+                nbytes = st.output_bytes[k] or 0
+                if st.op in ORT_ALIAS and st.inputs and st.inputs[0] not in buffer_of:
+                    nbytes = 0  # a view of a weight
+                buffers[tid] = Buffer(tid, nbytes, i, n if tid in held else i)
                 sig[tid] = value_sig[tid]
                 count[tid] = 0
             buffer_of[tid] = buf
             count[buf] += uses.get(tid, 0) + (1 if tid in held else 0)
+        scratch = ORT_SCRATCH.get(st.op)
+        if scratch is not None:
+            in_bytes = sum(buffers[buffer_of[t]].nbytes for t in st.inputs if t in buffer_of)
+            extra = scratch(in_bytes, st.weight_bytes, sum(b or 0 for b in st.output_bytes))
+            if extra:
+                buffers[f"{st.row}#scratch"] = Buffer(f"{st.row}#scratch", extra, i, i)
         for t in st.inputs:
             if t in buffer_of:
                 release(buffer_of[t], i)
