@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from .dtypes import DtypePlan
 from .ir import Graph, Node, dtype_bytes
@@ -59,6 +59,10 @@ class Step:
     output_shapes: tuple[Optional[tuple], ...] = ()
     #: Bytes of the weights the step reads (stored ones attached to the node).
     weight_bytes: int = 0
+    #: Shapes of those weights, and the node's config (ONNX attributes), for kernels whose
+    #: working memory depends on them.
+    weight_shapes: tuple[tuple[int, ...], ...] = ()
+    config: Any = None
 
 
 @dataclass
@@ -130,7 +134,9 @@ def _flatten(inf: GraphInference, scope: dict[str, str], prefix: str, row: Optio
                           alias=node.op in ALIAS_OPS, index=len(steps), output_dtypes=dtypes,
                           output_shapes=tuple(None if x is None else tuple(x)
                                               for x in res.outputs),
-                          weight_bytes=sum(w.nbytes for w in node.weights)))
+                          weight_bytes=sum(w.nbytes for w in node.weights),
+                          weight_shapes=tuple(w.shape for w in node.weights),
+                          config=node.config))
 
 
 def _dtype(graph: Graph, node: Node, tensor: str) -> str:
@@ -384,12 +390,28 @@ ORT_MAY_INPLACE = frozenset({
     "Cast", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "Tanh",
     "Softplus", "Softsign", "ThresholdedRelu", "Clip", "Softmax",
 })
+def _conv_working_buffer(st: Step, ins: int, out: int) -> int:
+    """MLAS convolutions other than a plain 1x1 take one 16384-float working buffer per
+    thread (64 KiB; the benchmark runs one intra-op thread)."""
+    kernel = None
+    if isinstance(st.config, Mapping) and isinstance(st.config.get("kernel_shape"), (list, tuple)):
+        kernel = tuple(st.config["kernel_shape"])
+    elif st.weight_shapes and len(st.weight_shapes[0]) > 2:
+        kernel = tuple(st.weight_shapes[0][2:])
+    strides = st.config.get("strides") if isinstance(st.config, Mapping) else None
+    pointwise = kernel is not None and all(k == 1 for k in kernel) and \
+        (not strides or all(x == 1 for x in strides))
+    return 0 if pointwise else 16384 * 4
+
+
 #: Working memory onnxruntime CPU kernels take from the arena while they run, from
-#: (activation input bytes, weight bytes, output bytes). Einsum copies its operands into
-#: permuted layouts and computes into a temporary before writing the output (measured on
-#: 'abc,cde->abde' and 'abcd,cde->abe' contractions: inputs + weights + 2 x output).
-ORT_SCRATCH: dict[str, Callable[[int, int, int], int]] = {
-    "Einsum": lambda ins, weights, out: ins + weights + 2 * out,
+#: (step, activation input bytes, output bytes).
+ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
+    # Einsum copies its operands into permuted layouts and computes into a temporary before
+    # writing the output (measured on 'abc,cde->abde' and 'abcd,cde->abe' contractions:
+    # inputs + weights + 2 x output).
+    "Einsum": lambda st, ins, out: ins + st.weight_bytes + 2 * out,
+    "Conv": _conv_working_buffer,
 }
 
 #: onnxruntime CPU kernels whose output always aliases their first input.
@@ -466,7 +488,7 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         scratch = ORT_SCRATCH.get(st.op)
         if scratch is not None:
             in_bytes = sum(buffers[buffer_of[t]].nbytes for t in st.inputs if t in buffer_of)
-            extra = scratch(in_bytes, st.weight_bytes, sum(b or 0 for b in st.output_bytes))
+            extra = scratch(st, in_bytes, sum(b or 0 for b in st.output_bytes))
             if extra:
                 buffers[f"{st.row}#scratch"] = Buffer(f"{st.row}#scratch", extra, i, i)
         for t in st.inputs:

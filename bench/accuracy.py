@@ -91,26 +91,28 @@ def measure_in_process(path: str, mode: str) -> dict[str, Any]:
         sess.run(None, feeds)
     with open(sess.end_profiling()) as fh:
         events = json.load(fh)
-    # Node events of the last run only.
-    run_starts = [i for i, e in enumerate(events) if e.get("name") == "model_run"]
     nodes = [e for e in events if e.get("cat") == "Node" and "mem_in_use_peak" in e.get("args", {})]
-    if runs > 1 and nodes:
-        per_run = len(nodes) // runs
-        nodes = nodes[-per_run:]
     if not nodes:
         return {"error": "no node events with arena figures in the profile"}
-    first = nodes[0]["args"]
-    before = int(first["mem_bytes_in_use"]) - int(first["mem_in_use_delta"])
-    peak = max(int(e["args"]["mem_in_use_peak"]) for e in nodes)
-    held = max(int(e["args"]["mem_arena_held"]) for e in nodes)
-    order = [e["name"].removesuffix("_kernel_time") for e in nodes]
-    del run_starts
-    peak_node = next(e["name"].removesuffix("_kernel_time") for e in nodes
+    per_run = len(nodes) // runs
+    first_run, last_run = nodes[:per_run], nodes[-per_run:]
+    before = _in_use_before(first_run[0])
+    peak = max(int(e["args"]["mem_in_use_peak"]) for e in first_run)
+    held = max(int(e["args"]["mem_arena_held"]) for e in first_run)
+    peak_node = next(e["name"].removesuffix("_kernel_time") for e in first_run
                      if int(e["args"]["mem_in_use_peak"]) == peak)
-    return {"peak_bytes": peak - before, "before_bytes": before, "arena_held_bytes": held,
-            "peak_node": peak_node,
-            "nodes": len(nodes), "order": order,
-            "in_use_after": [int(e["args"]["mem_bytes_in_use"]) - before for e in nodes]}
+    result = {"peak_bytes": peak - before, "before_bytes": before,
+              "arena_held_bytes": held - before, "peak_node": peak_node,
+              "nodes": per_run,
+              "order": [e["name"].removesuffix("_kernel_time") for e in first_run],
+              "in_use_after": [int(e["args"]["mem_bytes_in_use"]) - before for e in first_run]}
+    if runs > 1:  # with the memory pattern, the second run takes one block up front
+        result["pattern_block_bytes"] = _in_use_before(last_run[0]) - before
+    return result
+
+
+def _in_use_before(event: dict[str, Any]) -> int:
+    return int(event["args"]["mem_bytes_in_use"]) - int(event["args"]["mem_in_use_delta"])
 
 
 def measure(path: Path, mode: str) -> dict[str, Any]:
@@ -154,7 +156,7 @@ def estimate(path: Path, shape: tuple[int, ...], preview: bool = True) -> dict[s
 # --------------------------------------------------------------------------- main
 
 def _mib(n: Optional[int]) -> str:
-    return "-" if n is None else f"{n / MIB:9.2f}"
+    return "-" if n is None else f"{n / MIB:8.2f}"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -173,7 +175,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     names = args.models or list(MODELS)
     results = []
     print(f"{'model':<15} {'input':<12} {'estimate MiB':>12} {'measured MiB':>12} "
-          f"{'ratio':>6} {'ORT default MiB':>15}  note")
+          f"{'ratio':>6} {'defaults: peak':>14} {'held':>8} {'pattern':>8}  note")
     ok = True
     previews = False
     for name in names:
@@ -195,7 +197,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"{name:<15} {'x'.join(map(str, shape)):<12} {_mib(est.get('peak_bytes')):>12} "
                   f"{_mib(meas.get('peak_bytes')):>12} "
                   f"{'-' if ratio is None else f'{ratio:.3f}':>6} "
-                  f"{_mib(dflt.get('peak_bytes')):>15}  {note}")
+                  f"{_mib(dflt.get('peak_bytes')):>14} {_mib(dflt.get('arena_held_bytes')):>8} "
+                  f"{_mib(dflt.get('pattern_block_bytes')):>8}  {note}")
             meas.pop("in_use_after", None)
             results.append({"model": name, "input": list(shape), "estimate": est,
                             "measured": {k: v for k, v in meas.items() if k != "order"},

@@ -115,11 +115,13 @@ def test_onnxruntime_order_and_planner_by_hand() -> None:
               "e": f, "y": f}
     dt = {t: "float32" for t in shapes}
     dt["sh"] = "int64"
-    nodes = [_node("conv0", "Conv", ["x"], ["c"]), _node("relu", "Relu", ["c"], ["r"]),
+    pointwise = {"kernel_shape": [1, 1]}  # no MLAS working buffer
+    nodes = [_node("conv0", "Conv", ["x"], ["c"], config=pointwise),
+             _node("relu", "Relu", ["c"], ["r"]),
              _node("const", "Constant", [], ["k"]), _node("shape", "Shape", ["r"], ["sh"]),
              _node("reshape", "Reshape", ["r", "sh"], ["v"]),
              _node("cast_a", "Cast", ["v"], ["v1"]), _node("cast_b", "Cast", ["v1"], ["v2"]),
-             _node("conv1", "Conv", ["v2", "k"], ["e"]), _node("add", "Add", ["e", "r"], ["y"])]
+             _node("conv1", "Conv", ["v2", "k"], ["e"], config=pointwise), _node("add", "Add", ["e", "r"], ["y"])]
     g = _graph(nodes, shapes, ["x"], ("y",), fmt="onnx", known_dtypes=dt)
     live = liveness(infer(g, {"x": f}))
     # Leaves: add. Its producers sorted ascending (relu 1, conv1 7) are pushed, so conv1's
