@@ -135,3 +135,18 @@ def test_onnxruntime_order_and_planner_by_hand() -> None:
     assert by_id["c"].end == 5  # r (and its alias v) last read by add
     assert live.during[5] == 4096 * 4  # add: x, c/r, e, y
     assert live.peak_bytes == 4096 * 4
+
+
+def test_per_layer_dtypes_by_hand() -> None:
+    """A float16 layer (a Keras mixed_float16 policy, an ONNX float16 value) holds half the
+    bytes; --dtype re-types floats only, an int64 tensor stays 8 bytes a value."""
+    shapes = {"x": (1, 100), "h": (1, 100), "i": (1, 100)}
+    nodes = [_node("H", "OpH", ["x"], ["h"], dtype="float16"),
+             _node("I", "OpI", ["h"], ["i"])]
+    g = _graph(nodes, shapes, ["x"], ("i",), known_dtypes={"i": "int64"})
+    t = analyse_graph(g, "hand").totals
+    assert t.feature_map_bytes == 200 + 800
+    assert t.activation_peak_bytes == 400 + 200 + 800  # x, h, i while I runs
+    t8 = analyse_graph(g, "hand", dtype="int8").totals
+    assert t8.feature_map_bytes == 100 + 800
+    assert t8.activation_peak_bytes == 100 + 100 + 800
