@@ -11,6 +11,7 @@ import sys
 from typing import Optional, Sequence
 
 from . import __version__
+from .dtypes import WHAT_IF_DTYPES
 from .errors import MemscanError
 
 EXIT_OK, EXIT_TRIPPED, EXIT_UNUSABLE = 0, 1, 2
@@ -48,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SavedModel: the signature to analyse (default serving_default; "
                         "giving it analyses the traced graph even of a Keras-written one)")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam",
+                   help="optimizer of the training estimate (state slots per trainable "
+                        "weight: 0, 1, 2; default adam)")
+    p.add_argument("--dtype", choices=WHAT_IF_DTYPES, default=None,
+                   help="what if the activations were this dtype (default: as in the file)")
+    p.add_argument("--weights-dtype", choices=WHAT_IF_DTYPES, default=None,
+                   help="what if the weights were this dtype (default: as stored)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
     return p
@@ -63,7 +71,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         inputs = [parse_input_arg(text) for text in args.input]
         dims = dict(parse_dim_arg(text) for text in args.dim)
         report = analyse(args.path, inputs=inputs, batch=args.batch, dims=dims or None,
-                         signature=args.signature)
+                         signature=args.signature, optimizer=args.optimizer,
+                         dtype=args.dtype, weights_dtype=args.weights_dtype)
         text = render(report, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)

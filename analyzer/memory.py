@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .ir import Shape, WeightSpec, dtype_bytes
+from .dtypes import DtypePlan
+from .ir import Graph, Shape, WeightSpec, dtype_bytes
 from .report import LayerRow, Totals
 from .shapes.infer import GraphInference, NodeInference
 from .shapes.registry import WeightNeed
@@ -44,46 +45,70 @@ class LayerFigures:
     output_shapes: list[Optional[Shape]] = field(default_factory=list)
 
 
-def layer_figures(inference: GraphInference, prefix: str = "") -> list[LayerFigures]:
+def layer_figures(inference: GraphInference, prefix: str = "",
+                  plan: DtypePlan = DtypePlan()) -> list[LayerFigures]:
     groups: dict[str, list[NodeInference]] = {}
     for result in inference.nodes:
         groups.setdefault(result.node.layer, []).append(result)
-    return [_figures(name, results, prefix) for name, results in groups.items()]
+    return [_figures(name, results, prefix, plan, inference.graph)
+            for name, results in groups.items()]
 
 
-def _figures(layer: str, results: list[NodeInference], prefix: str) -> LayerFigures:
+def _figures(layer: str, results: list[NodeInference], prefix: str, plan: DtypePlan,
+             graph: Graph) -> LayerFigures:
     first = results[0].node
     path = f"{prefix}{layer}"
     outputs = [s for r in results for s in r.outputs]
-    act = activation_bytes(outputs, first.dtype)
+    # Each output at its own dtype: the format's value type where it states one (ONNX),
+    # else the layer's (Keras dtype policy), re-typed by --dtype.
+    act: Optional[int] = 0
+    for r in results:
+        for tid, shape in zip(r.node.outputs, r.outputs):
+            dtype = plan.activation(graph.known_dtypes.get(tid, r.node.dtype))
+            one = activation_bytes([shape], dtype)
+            act = None if act is None or one is None else act + one
     inner: list[LayerFigures] = []
     pairs: list[WeightPair] = []
+    frozen = first.config.get("trainable") is False if hasattr(first.config, "get") else False
     if first.subgraph is not None:
         inner_inf = next((r.inner for r in results if r.inner is not None), None)
         if inner_inf is not None:
-            inner = layer_figures(inner_inf, prefix=path + "/")
+            inner = layer_figures(inner_inf, prefix=path + "/", plan=plan)
         params = sum(f.row.params for f in inner)
         stored = sum(f.row.stored_params for f in inner)
         pbytes = sum(f.row.param_bytes for f in inner)
+        tbytes = 0 if frozen else sum(f.row.trainable_param_bytes for f in inner)
     else:
         stored_ws = [w for r in results for w in r.node.weights]
         stored = sum(w.size for w in stored_ws)
         needed = next((r.needed for r in results if r.needed is not None), None)
         if needed is None:
             params = stored
-            pbytes = sum(w.nbytes for w in stored_ws)
+            pbytes = sum(w.size * dtype_bytes(plan.weight(w.dtype)) for w in stored_ws)
+            tbytes = sum(w.size * dtype_bytes(plan.weight(w.dtype)) for w in stored_ws
+                         if w.trainable)
         else:
             pairs = pair_weights(needed, stored_ws)
-            params = sum(math.prod(p.need.shape) for p in pairs if p.need is not None)
-            pbytes = sum(math.prod(p.need.shape) * dtype_bytes(p.stored.dtype if p.stored
-                                                                else _weight_dtype(stored_ws))
-                         for p in pairs if p.need is not None)
+            pbytes = tbytes = 0
+            params = 0
+            for p in pairs:
+                if p.need is None:
+                    continue
+                n = math.prod(p.need.shape)
+                nbytes = n * dtype_bytes(plan.weight(p.stored.dtype if p.stored
+                                                     else _weight_dtype(stored_ws)))
+                params += n
+                pbytes += nbytes
+                if p.need.trainable and (p.stored is None or p.stored.trainable):
+                    tbytes += nbytes
+        if frozen:
+            tbytes = 0
     status = next((r.status for r in results if r.status not in ("ok", "oracle")), "ok")
     row = LayerRow(
         name=layer, type=first.op,
         output_shapes=[None if s is None else list(s) for s in outputs],
         params=params, stored_params=stored, param_bytes=pbytes, activation_bytes=act,
-        dtype=first.dtype, shape_status=status,
+        dtype=plan.activation(first.dtype), shape_status=status, trainable_param_bytes=tbytes,
     )
     return LayerFigures(row=row, path=path, nodes=results, pairs=pairs, inner=inner,
                         output_shapes=outputs)

@@ -42,6 +42,13 @@ class LayerRow:
     dtype: str = "float32"
     #: "ok", or why shapes are missing: "no-rule", "unknown-input", "rejected".
     shape_status: str = "ok"
+    #: Part of param_bytes that training updates (the rest: moving stats, frozen layers).
+    trainable_param_bytes: int = 0
+    #: Activation bytes alive once this layer (its last call) has run and freed what it was
+    #: the last reader of; None for rows that run nothing (weights-only files).
+    live_bytes_after: Optional[int] = None
+    #: The most activation bytes alive while this layer runs (inputs, outputs, all held).
+    live_bytes_peak: Optional[int] = None
 
 
 @dataclass
@@ -53,6 +60,28 @@ class Totals:
     total_bytes: int
     #: Layers whose activation bytes are unknown and so missing from feature_map_bytes.
     layers_with_unknown_shapes: int = 0
+    #: Bytes of the graph inputs, which the caller holds for the whole run.
+    input_bytes: int = 0
+    #: Most activation bytes alive at once, layers run in order, freed after last use
+    #: (graph inputs included).
+    activation_peak_bytes: int = 0
+    #: The layer during which that peak is reached.
+    peak_layer: Optional[str] = None
+    #: param_bytes + activation_peak_bytes.
+    inference_peak_bytes: int = 0
+    #: One block holding every activation, placed greedily largest first (TFLite's planner).
+    arena_bytes: int = 0
+    trainable_param_bytes: int = 0
+    non_trainable_param_bytes: int = 0
+    #: One gradient per trainable weight.
+    gradient_bytes: int = 0
+    #: Optimizer slots per trainable weight (sgd 0, momentum 1, adam 2).
+    optimizer_state_bytes: int = 0
+    optimizer: str = "adam"
+    #: Forward activations kept for the backward pass (every buffer once, aliases shared).
+    training_activation_bytes: int = 0
+    #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes.
+    training_bytes: int = 0
 
 
 @dataclass
@@ -79,6 +108,9 @@ class Report:
     totals: Totals
     findings: list[Finding]
     schema: str = SCHEMA
+    #: What-if settings in force: activation dtype and weights dtype overrides (None: as
+    #: stored), optimizer of the training estimate.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,4 +121,5 @@ class Report:
             "layers": [asdict(r) for r in self.layers],
             "totals": asdict(self.totals),
             "findings": [f.to_dict() for f in self.findings],
+            "settings": dict(self.settings),
         }

@@ -9,20 +9,23 @@ from .units import MIB, mib, shapes_text
 
 def render(report: Report) -> str:
     m = report.model
-    lines = [f"memscan: {m.path}  [{m.format}, {m.producer}]",
+    what_if = ", ".join(f"{k} {v}" for k, v in report.settings.items()
+                        if k in ("dtype", "weights_dtype") and v)
+    lines = [f"memscan: {m.path}  [{m.format}, {m.producer}]"
+             + (f"  (what if: {what_if})" if what_if else ""),
              "inputs: " + ", ".join(f"{i.name} {shapes_text([i.shape])} {i.dtype}"
                                     for i in report.inputs) + f"   batch {report.batch}", ""]
     show_stored = any(r.params != r.stored_params for r in report.layers)
     headers = ["layer", "type", "output shape", "params"]
     if show_stored:
         headers.append("stored params")
-    headers += ["param MiB", "activation MiB"]
+    headers += ["param MiB", "activation MiB", "live MiB after"]
     rows = []
     for r in report.layers:
         row = [r.name, r.type, shapes_text(r.output_shapes), f"{r.params:,}"]
         if show_stored:
             row.append(f"{r.stored_params:,}")
-        row += [mib(r.param_bytes), mib(r.activation_bytes)]
+        row += [mib(r.param_bytes), mib(r.activation_bytes), mib(r.live_bytes_after)]
         rows.append(row)
     lines.append(tabulate(rows, headers=headers, disable_numparse=True,
                           colalign=("left", "left", "left") + ("right",) * (len(headers) - 3)))
@@ -35,6 +38,20 @@ def render(report: Report) -> str:
         ["feature maps", f"{mib(t.feature_map_bytes, 2)} MiB",
          f"{t.feature_map_bytes:,} bytes, every layer's output summed, input included"],
         ["total", f"{mib(t.total_bytes, 2)} MiB", "param memory + feature maps"],
+        ["activation peak", f"{mib(t.activation_peak_bytes, 2)} MiB",
+         "most activations alive at once, layers run in order, each freed after its last "
+         f"reader (inputs held: {mib(t.input_bytes, 2)} MiB; peak at {t.peak_layer or '-'})"],
+        ["inference peak", f"{mib(t.inference_peak_bytes, 2)} MiB",
+         "param memory + activation peak"],
+        ["arena", f"{mib(t.arena_bytes, 2)} MiB",
+         "one block holding every activation, placed largest first (TFLite's planner)"],
+        ["training", f"{mib(t.training_bytes, 2)} MiB",
+         f"param memory + gradients {mib(t.gradient_bytes, 2)} + {t.optimizer} state "
+         f"{mib(t.optimizer_state_bytes, 2)} + kept activations "
+         f"{mib(t.training_activation_bytes, 2)} MiB"],
+        ["trainable", f"{mib(t.trainable_param_bytes, 2)} MiB",
+         f"of param memory; {mib(t.non_trainable_param_bytes, 2)} MiB not trained "
+         "(moving statistics, frozen layers)"],
     ]
     if t.layers_with_unknown_shapes:
         total_rows.append(["unknown", f"{t.layers_with_unknown_shapes} layers",
