@@ -51,8 +51,13 @@ class Budget:
     def show(self, nbytes: int) -> str:
         """``nbytes`` in the budget's unit, with the exact byte count beside it."""
         if self.unit == "B":
-            return f"{nbytes:,} bytes"
+            return f"{nbytes:,} byte{'s' if nbytes != 1 else ''}"
         return f"{nbytes / UNITS[self.unit]:,.2f} {self.unit} ({nbytes:,} bytes)"
+
+    @property
+    def label(self) -> str:
+        """The budget as written (``8GiB``), or its bytes when given as a plain number."""
+        return self.show(self.nbytes) if self.unit == "B" else self.text
 
     def short(self, nbytes: int) -> str:
         """``nbytes`` in the budget's unit only (summary tables)."""
@@ -142,7 +147,7 @@ def evaluate(report: Report, gate: Gate) -> GateResult:
         elif value > b.nbytes:
             result.over = value - b.nbytes
             text = (f"{gate.metric} {b.show(value)} is {b.show(result.over)} over the "
-                    f"{b.text or b.show(b.nbytes)} budget")
+                    f"{b.label} budget")
             result.lines.append(f"{path}: over budget: {text}")
             report.findings.append(Finding(
                 OVER_BUDGET, "error", None, text,

@@ -45,7 +45,7 @@ def render_audit(audit: Audit) -> str:
            f"<title>{escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
            "<header>", "<h1>memscan report</h1>",
            f'<p class="meta">memscan {escape(__version__)} · {n} artifact{"s" if n != 1 else ""}'
-           + (f" · budget: {escape(audit.gate.metric)} ≤ {escape(audit.gate.budget.text)}"
+           + (f" · budget: {escape(audit.gate.metric)} ≤ {escape(audit.gate.budget.label)}"
               if audit.gate.budget else "")
            + (f" · fail-on: {escape(', '.join(audit.gate.fail_on))}" if audit.gate.fail_on
               else "") + "</p>", "</header>"]

@@ -39,7 +39,7 @@ def columns(audit: Audit) -> list[Column]:
             cols.append(Column(title, _rep(lambda rep, k=key: mib(getattr(rep.totals, k, None))),
                                True))
     if audit.gate.budget is not None:
-        cols.append(Column(f"budget ({audit.gate.metric} ≤ {audit.gate.budget.text})",
+        cols.append(Column(f"budget ({audit.gate.metric} ≤ {audit.gate.budget.label})",
                            lambda r: budget_cell(r, audit)))
     cols += [Column("findings", lambda r: findings_cell(r.report) if r.report else "-"),
              Column("status", status_cell)]
@@ -91,7 +91,7 @@ def status_cell(r: ArtifactResult) -> str:
         if r.gate.value is None and r.gate.budget is not None:
             causes.append("budget unknown")
         return "FAILED: " + ", ".join(causes)
-    return "ok"
+    return "passes" if r.gate is not None else "analysed"
 
 
 def error_message(r: ArtifactResult) -> Optional[str]:

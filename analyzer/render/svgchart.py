@@ -41,7 +41,7 @@ def chart(report: Report, chart_id: str = "chart") -> str:
     cmax = _nice_max(max((c for c in curve if c), default=0) / MIB)
     step = pw / n
     out = [f'<svg class="chart" id="{escape(chart_id)}" data-curve="{"live" if live else "cumulative"}"'
-           f' xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" '
+           f' viewBox="0 0 {W} {H}" width="100%" '
            f'role="img" aria-labelledby="{escape(chart_id)}-title">',
            f'<title id="{escape(chart_id)}-title">Activation MiB per layer (bars) and '
            f'{escape(legend)} (line), {len(rows)} layers in execution order</title>',
@@ -72,7 +72,7 @@ def chart(report: Report, chart_id: str = "chart") -> str:
     # bars
     out.append('<g class="bars">')
     for i, (r, b) in enumerate(zip(rows, bars)):
-        x = LEFT + i * step
+        x = LEFT + i * step + step * 0.1
         w = max(step * 0.8, 0.5)
         if b is None:
             out.append(f'<rect x="{x:.2f}" y="{TOP + ph - 4}" width="{w:.2f}" height="4" '
