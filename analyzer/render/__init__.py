@@ -16,6 +16,7 @@ RENDERERS: dict[str, str] = {
     "markdown": "analyzer.render.markdown",
     "csv": "analyzer.render.csv_out",
     "html": "analyzer.render.html_out",
+    "summary": "analyzer.render.summary_out",
 }
 
 #: format name -> module with ``render_audit(audit) -> str``: one or many artifacts.
@@ -25,6 +26,7 @@ FORMATS: dict[str, str] = {
     "markdown": "analyzer.render.markdown",
     "csv": "analyzer.render.csv_out",
     "html": "analyzer.render.html_out",
+    "summary": "analyzer.render.summary_out",
 }
 
 

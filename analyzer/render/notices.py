@@ -32,6 +32,6 @@ def _skipped(audit: Audit, verbose: bool) -> list[str]:
     lines = []
     for reason, paths in by_reason.items():
         more = f" and {len(paths) - 2} more" if len(paths) > 2 else ""
-        lines.append(f"memscan: skipped {len(paths)}: {reason}: {', '.join(paths[:2])}{more}"
-                     " (-v names them all)")
+        lines.append(f"memscan: skipped {len(paths)} entries, {reason}: "
+                     f"{', '.join(paths[:2])}{more} (-v names them all)")
     return lines

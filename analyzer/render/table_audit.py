@@ -2,11 +2,8 @@
 summary row per artifact. One artifact named on its own is its table alone, unchanged."""
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from ..audit import Audit
-from . import table
-from .summary import rows
+from . import summary_out, table
 
 
 def render_audit(audit: Audit) -> str:
@@ -19,12 +16,9 @@ def render_audit(audit: Audit) -> str:
         else:
             assert r.error is not None
             parts.append(f"memscan: {r.path}\nerror: {r.error.message}\n")
-    headers, body, numeric = rows(audit)
     n_err = len(audit.errors)
     head = (f"summary: {len(audit.results)} artifact{'s' if len(audit.results) != 1 else ''}"
             + (f", {n_err} unusable" if n_err else "")
             + (f", {len(audit.skipped)} entries skipped" if audit.skipped else ""))
-    parts.append(head + "\n" + tabulate(
-        body, headers=headers, disable_numparse=True,
-        colalign=tuple("right" if n else "left" for n in numeric)) + "\n")
+    parts.append(head + "\n" + summary_out.render_audit(audit))
     return "\n".join(parts)
