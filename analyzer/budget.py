@@ -119,36 +119,42 @@ class Gate:
 
 @dataclass
 class GateResult:
-    """How one report fared against the gate. ``lines`` say why it tripped, one per cause."""
+    """How one report fared against the gate. ``causes`` say why it tripped; ``line`` is the
+    one line per artifact the CLI prints."""
 
+    path: str
     metric: str
     value: Optional[int]
     budget: Optional[int]
     over: int = 0
     findings: list[Finding] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)
 
     @property
     def tripped(self) -> bool:
-        return bool(self.lines)
+        return bool(self.causes)
+
+    @property
+    def line(self) -> str:
+        return f"{self.path}: " + "; ".join(self.causes)
 
 
 def evaluate(report: Report, gate: Gate) -> GateResult:
     """Check ``report`` against ``gate``; an exceeded budget is also added as a finding."""
     path = report.model.path
     value = getattr(report.totals, METRICS[gate.metric], None)
-    result = GateResult(metric=gate.metric, value=value,
+    result = GateResult(path=path, metric=gate.metric, value=value,
                         budget=gate.budget.nbytes if gate.budget else None)
     if gate.budget is not None:
         b = gate.budget
         if value is None:
-            result.lines.append(f"{path}: budget not checked: the {gate.metric} figure is "
+            result.causes.append(f"budget not checked: the {gate.metric} figure is "
                                 "unknown for this artifact")
         elif value > b.nbytes:
             result.over = value - b.nbytes
             text = (f"{gate.metric} {b.show(value)} is {b.show(result.over)} over the "
                     f"{b.label} budget")
-            result.lines.append(f"{path}: over budget: {text}")
+            result.causes.append(f"over budget: {text}")
             report.findings.append(Finding(
                 OVER_BUDGET, "error", None, text,
                 {"metric": gate.metric, "value_bytes": value, "budget_bytes": b.nbytes,
@@ -158,7 +164,7 @@ def evaluate(report: Report, gate: Gate) -> GateResult:
         result.findings = [f for f in report.findings if f.code != OVER_BUDGET and (
             f.code in codes or (ANY_ERROR in codes and f.severity == "error"))]
         if result.findings:
-            result.lines.append(f"{path}: fail-on: {_count(result.findings)}")
+            result.causes.append(f"fail-on: {_count(result.findings)}")
     return result
 
 

@@ -65,6 +65,12 @@ def test_over_budget_exits_1_and_says_by_how_much() -> None:
     assert f"({VGG_1024_TOTAL:,} bytes)" in line
     # the table shows it as a finding too
     assert "over-budget" in proc.stdout
+    # both gates tripping: still one line for the artifact
+    proc = run_cli(VGG, "--input", "1024,1024,3", "--budget", "8GiB", "--fail-on",
+                   "weights-mismatch")
+    [line2] = _stderr_lines(proc)
+    assert proc.returncode == 1
+    assert line2 == line.rstrip() + "; fail-on: 1 finding: weights-mismatch (fc1)"
 
 
 @pytest.mark.parametrize("budget, code, over", [

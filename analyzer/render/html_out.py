@@ -83,7 +83,7 @@ def _artifact(r: ArtifactResult, i: int, open_table: bool) -> list[str]:
                + f" · batch {rep.batch}</p>")
     if r.gate is not None:
         if r.gate.tripped:
-            out += [f'<p class="failed">FAILED: {escape(line)}</p>' for line in r.gate.lines]
+            out += [f'<p class="failed">FAILED: {escape(line)}</p>' for line in r.gate.causes]
         else:
             out.append('<p class="ok">passes the gate</p>')
     out += ["<h3>Totals</h3>", _totals(rep), "<h3>Findings</h3>"]

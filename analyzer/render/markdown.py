@@ -33,7 +33,7 @@ def _artifact(r: ArtifactResult) -> list[str]:
     out += ["inputs: " + ", ".join(f"{_code(i.name)} {cell(layers.shape(i.shape))} {i.dtype}"
                                    for i in rep.inputs) + f" · batch {rep.batch}", ""]
     if r.gate is not None and r.gate.tripped:
-        out += [f"- **FAILED**: {cell(line)}" for line in r.gate.lines] + [""]
+        out += [f"- **FAILED**: {cell(line)}" for line in r.gate.causes] + [""]
     if rep.findings:
         out += [f"- **{f.severity}** `{f.code}`: {cell(f.message)}" for f in rep.findings]
     else:

@@ -1,7 +1,8 @@
 """The lines memscan writes on stderr after a run: what was skipped, what failed, what tripped.
 
-Order: skipped entries, then unusable artifacts (``memscan: error: ...``), then gates that
-tripped (``memscan: PATH: over budget: ...``), each in the artifacts' order.
+Order: skipped entries, then unusable artifacts (``memscan: error: ...``), then one line per
+artifact that tripped a gate (``memscan: PATH: over budget: ...; fail-on: ...``), each in the
+artifacts' order.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def notices(audit: Audit, verbose: bool = False) -> list[str]:
                      + (f" ({len(audit.skipped)} entries skipped)" if audit.skipped else ""))
     for r in audit.tripped:
         assert r.gate is not None
-        lines += [f"memscan: {line}" for line in r.gate.lines]
+        lines.append(f"memscan: {r.gate.line}")
     return lines
 
 
