@@ -7,8 +7,10 @@ Adding a flag is one line in the right group of ``build_parser``. Every option o
 "analysis" group is passed to ``analysis.analyse()`` as the keyword named by its ``dest``
 (left out when not given), so ``analysis.add_argument("--optimizer", choices=...)`` reaches
 ``analyse(..., optimizer=...)`` with no other change; give ``type=`` a parser (wrapped in
-``_arg`` if it raises MemscanError) to get the value already converted. Every long option
-may also be set in ``[tool.memscan]`` of the project's pyproject.toml (analyzer/config.py).
+``_arg`` if it raises MemscanError) to get the value already converted, and
+``action=_IntoDict`` for repeatable NAME=VALUE options that analyse() takes as a mapping.
+Every long option may also be set in ``[tool.memscan]`` of the project's pyproject.toml
+(analyzer/config.py); a flag typed on the command line wins over it.
 """
 from __future__ import annotations
 
@@ -63,6 +65,19 @@ def _arg(parse: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(str(exc)) from None
     convert.__name__ = parse.__name__
     return convert
+
+
+class _IntoDict(argparse.Action):
+    """Repeatable ``NAME=VALUE`` options collected into one dict (``type=`` returns the
+    (name, value) pair), e.g. ``--dim height=1024 --dim width=768`` -> ``dims={...}``."""
+
+    repeatable = True  # [tool.memscan] may give a list
+
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        current = dict(getattr(namespace, self.dest, None) or {})
+        name, item = value
+        current[name] = item
+        setattr(namespace, self.dest, current)
 
 
 def _positive_int(text: str) -> int:
@@ -133,6 +148,7 @@ def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     from .budget import Gate, check_metric
     from .orchestrate import run_audit
@@ -145,7 +161,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             project = config.find(Path.cwd())
             if project is not None:
-                args = config.apply(parser, args, project)
+                args = config.apply(parser, args, project, argv)
         for key, default in DEFAULTS.items():
             if getattr(args, key) is None:
                 setattr(args, key, default())

@@ -12,7 +12,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .errors import BadArguments
 
@@ -53,13 +53,15 @@ def find(start: Path) -> Optional[ProjectDefaults]:
 
 
 def apply(parser: argparse.ArgumentParser, args: argparse.Namespace,
-          defaults: ProjectDefaults) -> argparse.Namespace:
-    """``args`` with every option the command line left unset taken from ``defaults``."""
+          defaults: ProjectDefaults, cli_argv: Sequence[str]) -> argparse.Namespace:
+    """``args`` with every option not given on the command line (``cli_argv``) taken from
+    ``defaults`` when the table sets it. "Given" is what the user typed, so a flag whose
+    parser default is not None still gets its project default."""
     where = f"{defaults.pyproject} [{TABLE}]"
     argv = to_argv(parser, defaults.table, defaults.pyproject.parent, where)
-    from_file = _parse_raising(parser, argv, where)
-    for dest, value in vars(from_file).items():
-        if _unset(getattr(args, dest, None)) and not _unset(value):
+    given = set(vars(_parse_only_given(parser, list(cli_argv), None)))
+    for dest, value in vars(_parse_only_given(parser, argv, where)).items():
+        if dest not in given:
             setattr(args, dest, value)
     return args
 
@@ -85,7 +87,7 @@ def to_argv(parser: argparse.ArgumentParser, table: dict[str, Any], base: Path,
                 raise BadArguments(f"{where}: {key} must be true or false")
             if value:
                 argv.append(flag)
-        elif isinstance(action, argparse._AppendAction):
+        elif isinstance(action, argparse._AppendAction) or getattr(action, "repeatable", False):
             for v in _strings(value, key, where):
                 argv += [flag, v]
         else:
@@ -102,18 +104,21 @@ def _strings(value: Any, key: str, where: str) -> list[str]:
     return [str(v) for v in values]
 
 
-def _parse_raising(parser: argparse.ArgumentParser, argv: list[str],
-                   where: str) -> argparse.Namespace:
+def _parse_only_given(parser: argparse.ArgumentParser, argv: list[str],
+                      where: Optional[str]) -> argparse.Namespace:
+    """Parse ``argv`` keeping only the options it gives (every default suppressed); errors
+    raise BadArguments naming ``where``."""
     def error(message: str) -> None:
-        raise BadArguments(f"{where}: {message}")
+        raise BadArguments(f"{where}: {message}" if where else message)
 
-    original = parser.error
+    saved = [(a, a.default) for a in parser._actions]
+    saved_error = parser.error
     parser.error = error  # type: ignore[method-assign]
     try:
+        for a, _ in saved:
+            a.default = argparse.SUPPRESS
         return parser.parse_args(argv)
     finally:
-        parser.error = original  # type: ignore[method-assign]
-
-
-def _unset(value: Any) -> bool:
-    return value is None or value is False or value == []
+        for a, default in saved:
+            a.default = default
+        parser.error = saved_error  # type: ignore[method-assign]

@@ -76,3 +76,25 @@ def test_markdown_and_csv_of_one_report_escape_their_cells() -> None:
     page = render(report, "html")
     assert "a|b&lt;script&gt;" in page and "<script" not in page
     assert single(report).single
+
+
+def test_project_defaults_reach_flags_with_defaults_and_dict_options(tmp_path: Path) -> None:
+    from analyzer import config
+    from analyzer.cli import _IntoDict
+
+    def pair(text: str) -> tuple[str, int]:
+        name, value = text.split("=")
+        return name, int(value)
+
+    parser = build_parser()
+    parser.analysis_group.add_argument("--opt-test", choices=("sgd", "adam"), default="adam")
+    parser.analysis_group.add_argument("--dim-test", dest="dims", action=_IntoDict, type=pair)
+    project = config.ProjectDefaults(tmp_path / "pyproject.toml",
+                                     {"opt-test": "sgd", "dim-test": ["h=3", "w=4"]})
+    argv = ["m.h5"]
+    args = config.apply(parser, parser.parse_args(argv), project, argv)
+    assert analysis_kwargs(parser, args) == {"opt_test": "sgd", "dims": {"h": 3, "w": 4}}
+    argv = ["m.h5", "--opt-test", "adam", "--dim-test", "h=5"]  # typed flags win, even = default
+    args = config.apply(parser, parser.parse_args(argv), project, argv)
+    assert analysis_kwargs(parser, args) == {"opt_test": "adam", "dims": {"h": 5}}
+    assert parser.get_default("opt_test") == "adam"  # defaults restored after the probe
