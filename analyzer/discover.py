@@ -62,7 +62,11 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Discovery:
 
 def _walk(top: str, exclude: Sequence[str]):
     """(path, None) for an artifact, (path, reason) for a skipped entry, in sorted order."""
-    for folder, dirs, files in os.walk(top, followlinks=False):
+    unlisted: list[OSError] = []
+    for folder, dirs, files in os.walk(top, onerror=unlisted.append, followlinks=False):
+        while unlisted:
+            err = unlisted.pop(0)
+            yield str(err.filename), f"folder cannot be listed ({err.strerror})"
         dirs.sort()
         files.sort()
         keep = []
@@ -95,6 +99,8 @@ def _walk(top: str, exclude: Sequence[str]):
                     yield path, getattr(exc, "message", str(exc))
                 continue
             yield path, None
+    for err in unlisted:
+        yield str(err.filename), f"folder cannot be listed ({err.strerror})"
 
 
 def _detect(path: str) -> bool:
