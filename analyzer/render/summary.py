@@ -5,7 +5,7 @@ Cells are formatted strings; every number comes from the report or the gate resu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 from ..audit import Audit, ArtifactResult
 from ..report import Report
@@ -92,7 +92,3 @@ def status_cell(r: ArtifactResult) -> str:
             causes.append("budget unknown")
         return "FAILED: " + ", ".join(causes)
     return "passes" if r.gate is not None else "analysed"
-
-
-def error_message(r: ArtifactResult) -> Optional[str]:
-    return r.error.message if r.error else None
