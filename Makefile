@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test fixtures oracles bench clean savedmodel-fixtures
+.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,19 @@ $(TEST_STAMP): $(RUN_STAMP) pyproject.toml
 demo: $(RUN_STAMP)
 	$(VENV)/bin/memscan fixtures/keras3/vgg16.h5 --input 1024,1024,3
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) audit
 	$(PY) -m pytest -q
+
+# memscan as a pipeline gate over this repo's own fixtures (README: "memscan in a Makefile").
+# Fixtures that store no input size (*_notop models, two SavedModels) are audited at
+# 1024x1024x3; everything else at the size it was saved with.
+AUDIT_BUDGET ?= 8GiB
+AUDIT_GATES  ?= --budget $(AUDIT_BUDGET) --fail-on int32-param-overflow,shape-error
+AUDIT_AT_1024 := fixtures/*/*_notop.h5 fixtures/savedmodel/resnet50_export fixtures/savedmodel/tf1_conv
+audit: $(RUN_STAMP)
+	$(VENV)/bin/memscan fixtures/ --exclude '*_notop.h5' --exclude resnet50_export \
+		--exclude tf1_conv $(AUDIT_GATES) --format summary
+	$(VENV)/bin/memscan $(AUDIT_AT_1024) --input 1024,1024,3 $(AUDIT_GATES) --format summary
 
 # Rebuild every committed fixture (needs the test dependencies; takes a few minutes).
 fixtures: $(TEST_STAMP)
@@ -37,6 +48,9 @@ oracles: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_h5.py
+
+bench-jobs: $(RUN_STAMP)
+	$(PY) bench/bench_jobs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .cache

@@ -1,14 +1,24 @@
 """Command line: parse arguments, run the analysis, render, choose the exit code. Nothing else.
 
-Exit codes: 0 analysed; 1 a budget or --fail-on check tripped; 2 the file or the arguments
-could not be used (one line on stderr, never a traceback).
+Exit codes: 0 analysed; 1 a budget or --fail-on check tripped; 2 a file or the arguments
+could not be used (one line on stderr per problem, never a traceback).
+
+Adding a flag is one line in the right group of ``build_parser``. Every option of the
+"analysis" group is passed to ``analysis.analyse()`` as the keyword named by its ``dest``
+(left out when not given), so ``analysis.add_argument("--optimizer", choices=...)`` reaches
+``analyse(..., optimizer=...)`` with no other change; give ``type=`` a parser (wrapped in
+``_arg`` if it raises MemscanError) to get the value already converted, and
+``action=_IntoDict`` for repeatable NAME=VALUE options that analyse() takes as a mapping.
+Every long option may also be set in ``[tool.memscan]`` of the project's pyproject.toml
+(analyzer/config.py); a flag typed on the command line wins over it.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 from . import __version__
 from .dtypes import WHAT_IF_DTYPES
@@ -22,9 +32,27 @@ EPILOG = """examples:
   memscan model.h5 --input 512,512,3 --format json -o report.json
   memscan model.onnx --input 1,3,1024,1024
   memscan model.onnx --batch 8 --dim height=1024 --dim width=768
+  memscan saved_model_dir/ --input 1024,1024,3 --signature serving_default
+  memscan models/ other.h5 --input 1024,1024,3 --budget 8GiB --jobs 4
+  memscan models/ --input 1024,1024,3 --fail-on int32-param-overflow,weights-mismatch
+  memscan models/ --input 1024,1024,3 --format html -o report.html
+  memscan models/ --format markdown --fail-on any-error > comment.md
 
-exit codes: 0 analysed; 1 a budget or --fail-on check tripped; 2 the file or the
-arguments could not be used."""
+defaults: [tool.memscan] in the nearest pyproject.toml, e.g.
+  inputs = ["models/"]   input = "1024,1024,3"   budget = "8GiB"   fail-on = ["any-error"]
+
+exit codes:
+  0  analysed; within the budget and no --fail-on finding
+  1  analysed; a budget or a --fail-on check tripped (one line per artifact on stderr)
+  2  a file or the arguments could not be used (one line each on stderr); the other
+     artifacts are still analysed and reported"""
+
+#: Built-in defaults, applied after [tool.memscan] (parser defaults stay None so that a
+#: flag given on the command line can be told from one left out).
+DEFAULTS: dict[str, Callable[[], Any]] = {
+    "format": lambda: "table",
+    "metric": lambda: "total",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,65 +60,164 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNUSABLE, f"memscan: error: {message} (see memscan --help)\n")
 
 
+def _arg(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a parser that raises MemscanError (one-line messages)."""
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except MemscanError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+class _IntoDict(argparse.Action):
+    """Repeatable ``NAME=VALUE`` options collected into one dict (``type=`` returns the
+    (name, value) pair), e.g. ``--dim height=1024 --dim width=768`` -> ``dims={...}``."""
+
+    repeatable = True  # [tool.memscan] may give a list
+
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        current = dict(getattr(namespace, self.dest, None) or {})
+        name, item = value
+        current[name] = item
+        setattr(namespace, self.dest, current)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .budget import METRICS, parse_codes, parse_size
+    from .inputs import parse_dim_arg, parse_input_arg
+    from .render import FORMATS
+
     p = _Parser(prog="memscan", description="Memory a saved model needs at the input you "
                 "plan, read from the file alone (no model code, no weights loaded).",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", help="a Keras .h5 file or an ONNX model")
-    p.add_argument("--input", action="append", default=[], metavar="[NAME=]DIMS",
-                   help="input dims without the batch, e.g. 1024,1024,3; repeat with NAME= "
-                        "for several inputs (default: the shapes stored in the file); ONNX: "
-                        "the full shape, e.g. 1,3,1024,1024, or without the batch with --batch")
-    p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
-                   help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
-                        "--dim height=1024; repeatable")
-    p.add_argument("--signature", default=None, metavar="NAME",
-                   help="SavedModel: the signature to analyse (default serving_default; "
-                        "giving it analyses the traced graph even of a Keras-written one)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam",
-                   help="optimizer of the training estimate (state slots per trainable "
-                        "weight: 0, 1, 2; default adam)")
-    p.add_argument("--dtype", choices=WHAT_IF_DTYPES, default=None,
-                   help="what if the activations were this dtype (default: as in the file)")
-    p.add_argument("--weights-dtype", choices=WHAT_IF_DTYPES, default=None,
-                   help="what if the weights were this dtype (default: as stored)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="model files (Keras .h5/.keras, ONNX, SavedModel folders) or folders, "
+                        "searched recursively")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
+
+    analysis = p.add_argument_group("analysis", "the input to analyse each model at")
+    p.analysis_group = analysis  # type: ignore[attr-defined]
+    analysis.add_argument("--input", dest="inputs", action="append", metavar="[NAME=]DIMS",
+                          type=_arg(parse_input_arg),
+                          help="input dims without the batch, e.g. 1024,1024,3; repeat with "
+                               "NAME= for several inputs (default: the shapes stored in the "
+                               "file); ONNX: the full shape, e.g. 1,3,1024,1024, or without "
+                               "the batch with --batch")
+    analysis.add_argument("--batch", type=int, help="batch size (default 1)")
+    analysis.add_argument("--dim", dest="dims", action=_IntoDict, type=_arg(parse_dim_arg),
+                          metavar="NAME=VALUE",
+                          help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
+                               "--dim height=1024; repeatable")
+    analysis.add_argument("--signature", metavar="NAME",
+                          help="SavedModel: the signature to analyse (default serving_default; "
+                               "giving it analyses the traced graph even of a Keras-written one)")
+    analysis.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
+                          help="optimizer of the training estimate (state slots per trainable "
+                               "weight: 0, 1, 2; default adam)")
+    analysis.add_argument("--dtype", choices=WHAT_IF_DTYPES,
+                          help="what if the activations were this dtype (default: as in the file)")
+    analysis.add_argument("--weights-dtype", choices=WHAT_IF_DTYPES,
+                          help="what if the weights were this dtype (default: as stored)")
+
+    gates = p.add_argument_group("gates", "what makes the exit code 1")
+    gates.add_argument("--budget", type=_arg(parse_size), metavar="SIZE",
+                       help="bytes each artifact may need, e.g. 8GiB, 500MB "
+                            "(B, KB, MB, GB, KiB, MiB, GiB)")
+    gates.add_argument("--metric", choices=tuple(METRICS),
+                       help="the figure --budget limits: total (param bytes + feature maps, "
+                            "default), inference (peak), training, params (param bytes)")
+    gates.add_argument("--fail-on", action="append", type=_arg(parse_codes),
+                       metavar="CODE[,CODE...]",
+                       help="finding codes that fail the run, e.g. int32-param-overflow,"
+                            "weights-mismatch; any-error for every error finding")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=tuple(FORMATS), help="default: table")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+
+    run = p.add_argument_group("running")
+    run.add_argument("-j", "--jobs", type=_positive_int,
+                     help="artifacts analysed at once, in separate processes "
+                          "(default: the cores)")
+    run.add_argument("--exclude", action="append", metavar="GLOB",
+                     help="skip files and folders matching GLOB while walking folders")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="name every skipped file, not only a count")
+    run.add_argument("--no-config", action="store_true",
+                     help="ignore [tool.memscan] in pyproject.toml")
     return p
 
 
+def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """The analysis group's options that were given, keyed by dest (analyse()'s keywords)."""
+    group = parser.analysis_group  # type: ignore[attr-defined]
+    return {a.dest: getattr(args, a.dest) for a in group._group_actions
+            if getattr(args, a.dest, None) is not None}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .analysis import analyse
-    from .inputs import parse_dim_arg, parse_input_arg
-    from .render import render
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    from .budget import Gate, check_metric
+    from .orchestrate import run_audit
+    from .render import render_audit
+    from .render.notices import notices
 
     try:
-        inputs = [parse_input_arg(text) for text in args.input]
-        dims = dict(parse_dim_arg(text) for text in args.dim)
-        report = analyse(args.path, inputs=inputs, batch=args.batch, dims=dims or None,
-                         signature=args.signature, optimizer=args.optimizer,
-                         dtype=args.dtype, weights_dtype=args.weights_dtype)
-        text = render(report, args.format)
+        if not args.no_config:
+            from . import config
+
+            project = config.find(Path.cwd())
+            if project is not None:
+                args = config.apply(parser, args, project, argv)
+        for key, default in DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, default())
+        if not args.paths:
+            parser.error("give a model file or folder (or inputs in [tool.memscan])")
+        if args.budget is not None:
+            check_metric(args.metric)
+        gate = Gate(budget=args.budget, metric=args.metric,
+                    fail_on=tuple(c for codes in args.fail_on or () for c in codes))
+        audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
+                          exclude=args.exclude or (), progress_stream=sys.stderr)
+        text = render_audit(audit, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    except Exception as exc:  # a bug or a file we did not foresee: still one line, exit 2
+    except Exception as exc:  # a bug we did not foresee: still one line, exit 2
         if os.environ.get("MEMSCAN_DEBUG"):
             raise
-        print(f"memscan: error: {args.path}: could not be analysed ({type(exc).__name__}: "
-              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); rerun with "
+        print(f"memscan: error: {type(exc).__name__}: "
+              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}; rerun with "
               "MEMSCAN_DEBUG=1 for details", file=sys.stderr)
         return EXIT_UNUSABLE
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            print(f"memscan: error: {args.output}: cannot write ({exc.strerror})", file=sys.stderr)
-            return EXIT_UNUSABLE
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    if text:
+        if args.output:
+            try:
+                with open(args.output, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                print(f"memscan: error: {args.output}: cannot write ({exc.strerror})",
+                      file=sys.stderr)
+                return EXIT_UNUSABLE
+        else:
+            sys.stdout.write(text)
+    for line in notices(audit, verbose=args.verbose):
+        print(line, file=sys.stderr)
+    if audit.errors or not audit.results:
+        return EXIT_UNUSABLE
+    return EXIT_TRIPPED if audit.tripped else EXIT_OK

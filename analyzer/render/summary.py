@@ -1,0 +1,94 @@
+"""One summary row per artifact, shared by the table, Markdown and HTML renderers.
+
+Cells are formatted strings; every number comes from the report or the gate result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..audit import Audit, ArtifactResult
+from ..report import Report
+from .units import mib
+
+#: Optional totals other parts of memscan may fill: key -> column title.
+OPTIONAL_TOTALS = {
+    "inference_peak_bytes": "inference peak MiB",
+    "training_bytes": "training MiB",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    cell: Callable[[ArtifactResult], str]
+    numeric: bool = False
+
+
+def columns(audit: Audit) -> list[Column]:
+    cols = [
+        Column("artifact", lambda r: r.path),
+        Column("format", lambda r: r.report.model.format if r.report else "-"),
+        Column("params", _rep(lambda rep: f"{rep.totals.params:,}"), True),
+        Column("param MiB", _rep(lambda rep: mib(rep.totals.param_bytes)), True),
+        Column("feature maps MiB", _rep(lambda rep: mib(rep.totals.feature_map_bytes)), True),
+        Column("total MiB", _rep(lambda rep: mib(rep.totals.total_bytes)), True),
+    ]
+    for key, title in OPTIONAL_TOTALS.items():
+        if any(getattr(rep.totals, key, None) is not None for rep in audit.reports):
+            cols.append(Column(title, _rep(lambda rep, k=key: mib(getattr(rep.totals, k, None))),
+                               True))
+    if audit.gate.budget is not None:
+        cols.append(Column(f"budget ({audit.gate.metric} ≤ {audit.gate.budget.label})",
+                           lambda r: budget_cell(r, audit)))
+    cols += [Column("findings", lambda r: findings_cell(r.report) if r.report else "-"),
+             Column("status", status_cell)]
+    return cols
+
+
+def rows(audit: Audit) -> tuple[list[str], list[list[str]], list[bool]]:
+    cols = columns(audit)
+    return ([c.title for c in cols], [[c.cell(r) for c in cols] for r in audit.results],
+            [c.numeric for c in cols])
+
+
+def _rep(fn: Callable[[Report], str]) -> Callable[[ArtifactResult], str]:
+    return lambda r: fn(r.report) if r.report is not None else "-"
+
+
+def budget_cell(r: ArtifactResult, audit: Audit) -> str:
+    b = audit.gate.budget
+    if r.report is None or r.gate is None or b is None:
+        return "-"
+    if r.gate.value is None:
+        return "unknown"
+    return f"over by {b.short(r.gate.over)}" if r.gate.over else "within"
+
+
+def findings_cell(report: Report) -> str:
+    counts: dict[str, int] = {}
+    for f in report.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    if not counts:
+        return "none"
+    return ", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in
+                     sorted(counts.items(), key=lambda kv: _SEVERITY_ORDER.get(kv[0], 9)))
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def status_cell(r: ArtifactResult) -> str:
+    if r.error is not None:
+        return "unusable"
+    if r.tripped:
+        assert r.gate is not None
+        causes = []
+        if r.gate.over:
+            causes.append("over budget")
+        if r.gate.findings:
+            causes.append("fail-on")
+        if r.gate.value is None and r.gate.budget is not None:
+            causes.append("budget unknown")
+        return "FAILED: " + ", ".join(causes)
+    return "passes" if r.gate is not None else "analysed"
