@@ -183,6 +183,8 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
 
     for i, st in enumerate(steps):
         for k, tid in enumerate(st.outputs):
+            if tid in inputs:  # a reader's Input row re-emitting a graph input: the caller's
+                continue
             shape = st.output_shapes[k] if k < len(st.output_shapes) else None
             dtype = st.output_dtypes[k] if k < len(st.output_dtypes) else "float32"
             value_sig[tid] = (shape, dtype_bytes(dtype))
