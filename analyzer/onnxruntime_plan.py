@@ -140,6 +140,16 @@ ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
     "Conv": _conv_working_buffer,
 }
 
+#: onnxruntime's BFC arena hands out every request rounded up to a multiple of 256 bytes
+#: (``kMinAllocationSize``): a 64-byte int64 pads tensor occupies 256 bytes of it.
+ORT_ARENA_ALIGNMENT = 256
+
+
+def arena_bytes(nbytes: int) -> int:
+    """Bytes onnxruntime's arena takes for a request of ``nbytes`` (0 stays 0)."""
+    return -(-nbytes // ORT_ARENA_ALIGNMENT) * ORT_ARENA_ALIGNMENT
+
+
 #: onnxruntime CPU kernels whose output always aliases their first input.
 ORT_ALIAS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
@@ -208,7 +218,7 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
                 nbytes = st.output_bytes[k] or 0
                 if st.op in ORT_ALIAS and st.inputs and st.inputs[0] not in buffer_of:
                     nbytes = 0  # a view of a weight
-                buffers[tid] = Buffer(tid, nbytes, i, n if tid in held else i)
+                buffers[tid] = Buffer(tid, arena_bytes(nbytes), i, n if tid in held else i)
                 sig[tid] = value_sig[tid]
                 count[tid] = 0
             buffer_of[tid] = buf
