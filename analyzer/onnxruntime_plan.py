@@ -2,7 +2,8 @@
 
 Measured against onnxruntime 1.32's own arena (bench/accuracy.py, docs/accuracy.md): with
 graph optimizations off and the memory pattern off, the numbers below reproduce its peak
-to the byte on the benchmark's models. Registered for graphs of format "onnx".
+to the byte on ten of the benchmark's twelve runs and within 512 bytes on the other two.
+Registered for graphs of format "onnx".
 """
 from __future__ import annotations
 
