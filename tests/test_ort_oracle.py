@@ -92,3 +92,18 @@ def test_real_reader_peak_equals_onnxruntime(tmp_path) -> None:
     totals = analyse(str(path), inputs=[InputArg(None, F)]).totals
     assert totals.input_bytes == 64 * 1024
     assert totals.activation_peak_bytes - totals.input_bytes == measured["peak_bytes"]
+
+
+def test_keras_export_peak_equals_onnxruntime() -> None:
+    """The committed Keras 3 (torch exporter) file: float32 Cast pairs, NHWC<->NCHW
+    Transposes and Flatten's Shape arithmetic, as in bench/accuracy.py's models."""
+    from analyzer.analysis import analyse
+    from analyzer.inputs import InputArg
+    from conftest import FIXTURES
+
+    path = FIXTURES / "onnx" / "keras_export.onnx"
+    measured = measure(path, "measured")
+    assert "error" not in measured, measured
+    totals = analyse(str(path), inputs=[InputArg(None, (1, 32, 32, 3))]).totals
+    assert totals.peak_layer == measured["peak_node"] == "/Conv"
+    assert totals.activation_peak_bytes - totals.input_bytes == measured["peak_bytes"]
