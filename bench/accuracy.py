@@ -125,32 +125,21 @@ def measure(path: Path, mode: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- estimate
 
-def estimate(path: Path, shape: tuple[int, ...], preview: bool = True) -> dict[str, Any]:
-    """memscan's own figure, through its public analysis.
-
-    Until memscan reads ONNX itself, and only if ``preview``, the same analysis runs on the
-    Graph bench/onnx_preview.py builds (labelled "preview" in the output).
-    """
-    from analyzer.analysis import analyse, analyse_graph
+def estimate(path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
+    """memscan's own figure: its public analysis of the exported file, at batch 1."""
+    from analyzer.analysis import analyse
     from analyzer.errors import MemscanError
     from analyzer.inputs import InputArg
 
-    inputs = [InputArg(None, (1, *shape))]
-    source = "memscan"
     try:
-        report = analyse(str(path), inputs=inputs)
+        report = analyse(str(path), inputs=[InputArg(None, (1, *shape))])
     except MemscanError as exc:
-        if "not a model memscan can read" not in str(exc):
-            return {"error": str(exc)}
-        if not preview:
-            return {"error": "needs the ONNX reader (branch onnx), not merged yet"}
-        from onnx_preview import graph_from_onnx
-        report = analyse_graph(graph_from_onnx(str(path)), str(path), inputs=inputs)
-        source = "preview: no ONNX reader yet, stand-in Graph from bench/onnx_preview.py"
+        return {"error": str(exc)}
     t = report.totals
-    return {"source": source, "peak_bytes": t.activation_peak_bytes - t.input_bytes,
-            "with_inputs_bytes": t.activation_peak_bytes, "arena_bytes": t.arena_bytes,
-            "feature_map_bytes": t.feature_map_bytes}
+    return {"peak_bytes": t.activation_peak_bytes - t.input_bytes,
+            "with_inputs_bytes": t.activation_peak_bytes, "input_bytes": t.input_bytes,
+            "arena_bytes": t.arena_bytes, "feature_map_bytes": t.feature_map_bytes,
+            "peak_layer": t.peak_layer}
 
 
 # --------------------------------------------------------------------------- main
@@ -165,8 +154,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     p.add_argument("--no-defaults", action="store_true",
                    help="skip the run under onnxruntime's defaults")
-    p.add_argument("--no-preview", action="store_true",
-                   help="no stand-in ONNX reading while memscan has no ONNX reader")
     p.add_argument("--measure", nargs=2, metavar=("PATH", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.measure:
@@ -177,13 +164,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"{'model':<15} {'input':<12} {'estimate MiB':>12} {'measured MiB':>12} "
           f"{'ratio':>6} {'defaults: peak':>14} {'held':>8} {'pattern':>8}  note")
     ok = True
-    previews = False
     for name in names:
         for shape in MODELS[name][1]:
             path = ensure_exported(name, shape)
             meas = measure(path, "measured")
             dflt = {} if args.no_defaults else measure(path, "defaults")
-            est = estimate(path, shape, preview=not args.no_preview)
+            est = estimate(path, shape)
             ratio = None
             if "peak_bytes" in est and meas.get("peak_bytes"):
                 ratio = est["peak_bytes"] / meas["peak_bytes"]
@@ -191,9 +177,6 @@ def main(argv: Optional[list[str]] = None) -> int:
             else:
                 ok = False
             note = est.get("error") or meas.get("error") or ""
-            if est.get("source", "memscan") != "memscan":
-                note = "preview" + (f"; {note}" if note else "")
-                previews = True
             print(f"{name:<15} {'x'.join(map(str, shape)):<12} {_mib(est.get('peak_bytes')):>12} "
                   f"{_mib(meas.get('peak_bytes')):>12} "
                   f"{'-' if ratio is None else f'{ratio:.3f}':>6} "
@@ -207,10 +190,6 @@ def main(argv: Optional[list[str]] = None) -> int:
                             "ratio": ratio})
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    if previews:
-        print("\npreview: memscan cannot read ONNX yet (the reader is on branch onnx); these "
-              "estimates ran memscan's analysis on a stand-in Graph built by "
-              "bench/onnx_preview.py. Rerun once the reader lands.")
     print(f"\nall ratios within {LOW}-{HIGH}: {'yes' if ok else 'no'}")
     return 0 if ok else 1
 

@@ -24,11 +24,11 @@ N, C, H = 1, 8, 32
 F = (N, 16, H, H)  # 64 KiB in float32
 
 
-def _model(path) -> None:
+def _model(path, channels: int = C) -> None:
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
-    w0 = numpy_helper.from_array(np.zeros((16, C, 3, 3), np.float32), "w0")
+    w0 = numpy_helper.from_array(np.zeros((16, channels, 3, 3), np.float32), "w0")
     w1 = numpy_helper.from_array(np.zeros((16, 16, 3, 3), np.float32), "w1")
     conv = dict(pads=[1, 1, 1, 1], kernel_shape=[3, 3])
     nodes = [helper.make_node("Conv", ["x", "w0"], ["c"], name="conv0", **conv),
@@ -39,7 +39,7 @@ def _model(path) -> None:
              helper.make_node("Add", ["e2", "r"], ["a"], name="add"),
              helper.make_node("Relu", ["a"], ["y"], name="relu2")]
     graph = helper.make_graph(nodes, "res", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, [N, C, H, H])], [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [N, channels, H, H])], [helper.make_tensor_value_info(
             "y", TensorProto.FLOAT, list(F))], [w0, w1])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
 
@@ -73,3 +73,37 @@ def test_peak_equals_onnxruntime(tmp_path) -> None:
     assert [s.row for s in live.steps] == ["conv0", "relu0", "conv1", "relu1", "conv2",
                                            "add", "relu2"]
     assert live.peak_bytes - live.input_bytes == measured["peak_bytes"]
+
+
+def test_real_reader_peak_equals_onnxruntime(tmp_path) -> None:
+    """memscan's public analysis of the file itself (ONNX reader, shape oracle, replay).
+
+    The input has the feature maps' shape, so a planner that treated the reader's Input row
+    as a buffer of its own would free the caller's tensor after conv0 and hand it to conv1's
+    output: one input (64 KiB) too little. onnxruntime never reuses a graph input.
+    """
+    from analyzer.analysis import analyse
+    from analyzer.inputs import InputArg
+
+    path = tmp_path / "res16.onnx"
+    _model(str(path), channels=16)
+    measured = measure(path, "measured")
+    assert "error" not in measured, measured
+    totals = analyse(str(path), inputs=[InputArg(None, F)]).totals
+    assert totals.input_bytes == 64 * 1024
+    assert totals.activation_peak_bytes - totals.input_bytes == measured["peak_bytes"]
+
+
+def test_keras_export_peak_equals_onnxruntime() -> None:
+    """The committed Keras 3 (torch exporter) file: float32 Cast pairs, NHWC<->NCHW
+    Transposes and Flatten's Shape arithmetic, as in bench/accuracy.py's models."""
+    from analyzer.analysis import analyse
+    from analyzer.inputs import InputArg
+    from conftest import FIXTURES
+
+    path = FIXTURES / "onnx" / "keras_export.onnx"
+    measured = measure(path, "measured")
+    assert "error" not in measured, measured
+    totals = analyse(str(path), inputs=[InputArg(None, (1, 32, 32, 3))]).totals
+    assert totals.peak_layer == measured["peak_node"] == "/Conv"
+    assert totals.activation_peak_bytes - totals.input_bytes == measured["peak_bytes"]
