@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
+                   help="read each artifact in a child process with a memory and time limit, "
+                        "so a crash in a C parser costs only that file (default: on when "
+                        "more than one artifact is read)")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
     return p
 
@@ -52,7 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         inputs = [parse_input_arg(text) for text in args.input]
-        report = analyse(args.path, inputs=inputs, batch=args.batch)
+        report = _analyse_one(args, inputs, n_artifacts=1)
         text = render(report, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)
@@ -74,3 +78,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _analyse_one(args: argparse.Namespace, inputs: list, n_artifacts: int):
+    """One artifact, in-process or isolated in a child (--isolate, or several artifacts)."""
+    from .isolate import analyse_isolated, isolate_by_default
+
+    isolate = args.isolate if args.isolate is not None else isolate_by_default(n_artifacts)
+    if not isolate:
+        from .analysis import analyse
+        return analyse(args.path, inputs=inputs, batch=args.batch)
+    result = analyse_isolated(args.path, inputs, args.batch)
+    if isinstance(result, MemscanError):
+        raise result
+    return result
