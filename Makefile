@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test fixtures oracles bench clean
+.PHONY: demo test fixtures oracles bench clean fuzz
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ fixtures: $(TEST_STAMP)
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)
 	$(PY) fixtures/record_oracles.py
+
+# Longer fuzzing of the readers (tests/hostile/test_hostile_fuzz.py): bounded by the case
+# count (MEMSCAN_FUZZ_EXAMPLES, default 5000); prints the count SECURITY.md records.
+fuzz: $(TEST_STAMP)
+	MEMSCAN_FUZZ=1 $(PY) -m pytest -q -s tests/hostile/test_hostile_fuzz.py
 
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_h5.py

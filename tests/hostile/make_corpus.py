@@ -578,6 +578,16 @@ def _keras_h5_dims(c: _Corpus) -> None:
                          outside=(str(target.relative_to(c.root)),)),
                    dense_model(), {"d1": {}}, hook=external)
 
+    def link_cycles(f: Any) -> None:
+        import h5py
+        g = f["model_weights/d1"]
+        g.attrs["weight_names"] = [b"d1/kernel:0"]
+        g["d1"]["loop"] = f["model_weights"]  # a hard-link cycle of groups
+        g["d1"]["kernel:0"] = h5py.SoftLink("/model_weights/d1/d1/kernel:0")  # points at itself
+    write_keras_h5(c.add("h5-link-cycles", "model.h5", "keras-h5", ERROR,
+                         fragments=("link", "malformed")), dense_model(), {"d1": {"x": (1,)}},
+                   hook=link_cycles)
+
     def layer_names_huge(f: Any) -> None:
         attrs = f["model_weights"].attrs  # split like Keras does past 64 KiB
         del attrs["layer_names"]
