@@ -41,9 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
-                   help="read each artifact in a child process with a memory and time limit, "
-                        "so a crash in a C parser costs only that file (default: on when "
-                        "more than one artifact is read)")
+                   help="read each artifact in a child process with memory and time limits "
+                        "(4 GiB, 8 s of CPU, 30 s), so a crash or hang in a C parser costs "
+                        "only that file (default: on; off with MEMSCAN_DEBUG=1)")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
     return p
 

@@ -1,16 +1,18 @@
-"""Crash isolation: analyse one artifact in a child process with a memory and a time limit.
+"""Crash isolation: analyse one artifact in a child process with memory and time limits.
 
 libhdf5 and protobuf are C code fed untrusted bytes; a crafted file can crash them (a
-segfault, an abort) or make them spin or allocate without end. ``analyse_isolated`` runs the
-whole analysis of one artifact in a fresh Python child (``subprocess``, not a fork, so no
-state is shared) under ``RLIMIT_AS`` and a wall-clock timeout, and turns whatever happens to
-it into either the Report or a MemscanError naming the file. A multi-artifact run calls it
-once per artifact, so one hostile file costs only its own row.
+segfault, an abort) or make them spin holding the GIL (the fuzz test found a bit-flipped .h5
+on which reading an attribute never returns), where no Python-level timeout can interrupt
+them. ``analyse_isolated`` runs the whole analysis of one artifact in a child process under
+``RLIMIT_AS``, ``RLIMIT_CPU`` and a wall-clock timeout, and turns whatever happens to it into
+either the Report or a MemscanError naming the file. On Linux the child is a fork of the
+CLI taken before any artifact is opened (a few ms); elsewhere a fresh Python
+(``subprocess``). A multi-artifact run calls it once per artifact, so one hostile file costs
+only its own row.
 
-The child gets the request on stdin and sends its answer through a dedicated pipe (fd), so a
-library writing to stdout cannot corrupt it; the child's stdout/stderr are discarded (the
+The child sends its answer through a dedicated pipe; its stdout/stderr go to /dev/null (the
 parent prints the one line). Test hook: ``MEMSCAN_TEST_CRASH_IN_CHILD=abort|hang|oom[:TEXT]``
-makes the child crash / hang / allocate for ever (only for paths containing TEXT, if given).
+makes the child crash / spin / allocate for ever (only for paths containing TEXT, if given).
 """
 from __future__ import annotations
 
@@ -20,35 +22,93 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from .errors import BadArguments, MemscanError, UnreadableArtifact
 
-#: Defaults: generous for real models (an .h5 analysis peaks near 150 MiB of address space),
-#: far below what would hurt the machine.
+#: Defaults: generous for real models (an .h5 analysis takes well under a second and peaks
+#: near 150 MiB of address space), tight enough that a hostile file costs little.
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
-DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_CPU_LIMIT_S = 8
+DEFAULT_TIMEOUT_S = 30.0
 CRASH_HOOK_ENV = "MEMSCAN_TEST_CRASH_IN_CHILD"
 _ERRORS = {"UnreadableArtifact": UnreadableArtifact, "BadArguments": BadArguments,
            "MemscanError": MemscanError}
 
 
+class IsolatedFailure(UnreadableArtifact):
+    """The child gave no answer of the reader's own: ``reason`` is "crash" (killed by a
+    signal), "timeout" (CPU or wall clock), "memory" or "bug" (an unexpected exception)."""
+
+    def __init__(self, message: str, path: object = None, reason: str = "crash") -> None:
+        super().__init__(message, path)
+        self.reason = reason
+
+
 def isolate_by_default(n_artifacts: int) -> bool:
-    """``--isolate`` is on by default when a run reads more than one artifact."""
-    return n_artifacts > 1
+    """Isolation is on by default, for one artifact as for many (a hang inside libhdf5
+    cannot be stopped any other way); MEMSCAN_DEBUG=1 turns it off so tracebacks show."""
+    return n_artifacts >= 1 and not os.environ.get("MEMSCAN_DEBUG")
 
 
 def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int] = None,
                      dims: Optional[Mapping[str, int]] = None, *,
                      timeout: float = DEFAULT_TIMEOUT_S,
+                     cpu_limit: int = DEFAULT_CPU_LIMIT_S,
                      memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Union[Any, MemscanError]:
     """The Report of ``analyse(path, inputs, batch, dims)`` run in a child process, or the
-    MemscanError (returned, not raised) saying why there is none: the file is unusable, or
-    the child crashed, ran out of time, or ran out of memory."""
-    path = str(path)
-    request = pickle.dumps({"path": path, "inputs": list(inputs), "batch": batch,
-                            "dims": dict(dims) if dims else None,
-                            "memory_limit": memory_limit})
+    MemscanError (returned, not raised) saying why there is none: the file is unusable
+    (the reader's own error), or the child crashed, ran out of time or of memory
+    (IsolatedFailure)."""
+    request = {"path": str(path), "inputs": list(inputs), "batch": batch,
+               "dims": dict(dims) if dims else None, "memory_limit": memory_limit,
+               "cpu_limit": cpu_limit}
+    if hasattr(os, "fork") and sys.platform.startswith("linux"):
+        return _run_forked(request, timeout)
+    return _run_spawned(request, timeout)
+
+
+def _run_forked(request: dict, timeout: float) -> Union[Any, MemscanError]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(read_fd)
+            import faulthandler
+            faulthandler.disable()  # it may hold its own copy of stderr: the parent reports
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            _limit(request["memory_limit"], request["cpu_limit"])
+            data = pickle.dumps(_answer(request))
+            with os.fdopen(write_fd, "wb") as fh:
+                fh.write(data)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            reader.join(5)
+            return IsolatedFailure(f"analysis stopped after {timeout:g} s (time limit)",
+                                   request["path"], "timeout")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    reader.join(5)
+    return _interpret(request, os.waitstatus_to_exitcode(status), b"".join(chunks))
+
+
+def _run_spawned(request: dict, timeout: float) -> Union[Any, MemscanError]:
     read_fd, write_fd = os.pipe()
     env = dict(os.environ)
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,13 +122,14 @@ def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int]
     except OSError as exc:
         os.close(read_fd)
         os.close(write_fd)
-        return UnreadableArtifact(f"could not start the isolated reader ({exc.strerror})", path)
+        return IsolatedFailure(f"could not start the isolated reader ({exc.strerror})",
+                               request["path"], "crash")
     os.close(write_fd)
     chunks: list[bytes] = []
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     try:
-        proc.stdin.write(request)  # type: ignore[union-attr]
+        proc.stdin.write(pickle.dumps(request))  # type: ignore[union-attr]
         proc.stdin.close()  # type: ignore[union-attr]
     except OSError:
         pass  # the child died at once; its exit status says why
@@ -78,22 +139,32 @@ def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int]
         proc.kill()
         proc.wait()
         reader.join(5)
-        return UnreadableArtifact(f"analysis stopped after {timeout:g} s (time limit)", path)
+        return IsolatedFailure(f"analysis stopped after {timeout:g} s (time limit)",
+                               request["path"], "timeout")
     reader.join(5)
-    data = b"".join(chunks)
-    if proc.returncode < 0:
-        name = _signal_name(-proc.returncode)
-        return UnreadableArtifact(f"the reader crashed ({name}); the file is malformed or "
-                                  "hostile", path)
+    return _interpret(request, proc.returncode, b"".join(chunks))
+
+
+def _interpret(request: dict, returncode: int, data: bytes) -> Union[Any, MemscanError]:
+    path = request["path"]
+    if returncode < 0:
+        if -returncode in (signal.SIGXCPU, signal.SIGKILL):
+            return IsolatedFailure(f"analysis stopped after {request['cpu_limit']} s of CPU "
+                                   "(time limit)", path, "timeout")
+        return IsolatedFailure(f"the reader crashed ({_signal_name(-returncode)}); the file "
+                               "is malformed or hostile", path, "crash")
     if not data:
-        return UnreadableArtifact(f"the isolated reader exited with status {proc.returncode} "
-                                  "and no answer", path)
+        return IsolatedFailure(f"the isolated reader exited with status {returncode} and no "
+                               "answer", path, "crash")
     try:
         kind, payload = pickle.loads(data)
     except Exception:  # a half-written answer: the child died while writing it
-        return UnreadableArtifact("the isolated reader's answer was cut short", path)
+        return IsolatedFailure("the isolated reader's answer was cut short", path, "crash")
     if kind == "report":
         return payload
+    if kind == "failure":
+        reason, message = payload
+        return IsolatedFailure(message, path, reason)
     cls_name, message, err_path = payload
     return _ERRORS.get(cls_name, UnreadableArtifact)(message, err_path)
 
@@ -117,46 +188,54 @@ def _signal_name(num: int) -> str:
 # --------------------------------------------------------------------------- the child
 
 def _child_main() -> None:
-    """Entry point of the child: read the request, analyse, write the answer, exit."""
+    """Entry point of a spawned child: read the request, answer through the pipe, exit."""
     out_fd = int(os.environ["MEMSCAN_RESULT_FD"])
     request = pickle.loads(sys.stdin.buffer.read())
+    _limit(request["memory_limit"], request["cpu_limit"])
+    data = pickle.dumps(_answer(request))
+    with os.fdopen(out_fd, "wb") as fh:
+        fh.write(data)
+    os._exit(0)  # skip interpreter teardown: C libraries' atexit handlers add nothing here
+
+
+def _answer(request: dict) -> tuple:
+    """Run the analysis; every outcome becomes a picklable answer."""
     path = request["path"]
-    _limit_memory(request["memory_limit"])
     try:
         _test_hook(path)
         from .analysis import analyse
 
-        answer: tuple = ("report", analyse(path, request["inputs"], request["batch"],
-                                           request["dims"]))
+        return ("report", analyse(path, request["inputs"], request["batch"], request["dims"]))
     except MemscanError as exc:
-        answer = ("error", (type(exc).__name__, exc.message, exc.path))
+        return ("error", (type(exc).__name__, exc.message, exc.path))
     except MemoryError:
-        answer = ("error", ("UnreadableArtifact", "analysis needed more memory than its "
-                            f"limit ({request['memory_limit'] / 2**30:g} GiB)", path))
-    except RecursionError:
-        answer = ("error", ("UnreadableArtifact", "the file is nested too deeply to analyse",
-                            path))
+        return ("failure", ("memory", "analysis needed more memory than its limit "
+                            f"({request['memory_limit'] / 2**30:g} GiB)"))
     except Exception as exc:  # a bug or a file we did not foresee: still an answer
         text = str(exc).splitlines()[0][:200] if str(exc) else ""
-        answer = ("error", ("UnreadableArtifact",
-                            f"could not be analysed ({type(exc).__name__}: {text})", path))
-    data = pickle.dumps(answer)
-    with os.fdopen(out_fd, "wb") as fh:
-        fh.write(data)
-    sys.stdout.flush()
-    os._exit(0)  # skip interpreter teardown: C libraries' atexit handlers add nothing here
+        return ("failure", ("bug", f"could not be analysed ({type(exc).__name__}: {text}); "
+                            "rerun with MEMSCAN_DEBUG=1 for details"))
 
 
-def _limit_memory(limit: int) -> None:
+def _limit(memory: int, cpu_seconds: int) -> None:
     try:
         import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError):
-        pass  # not on this platform: the timeout still bounds the child
+    except ImportError:
+        return  # not on this platform: the wall-clock timeout still bounds the child
+    # No core files (a crash must not write into the working folder); SIGXCPU at the CPU
+    # limit, SIGKILL two seconds later should the child ignore it.
+    for which, soft_value, hard_value in ((resource.RLIMIT_CORE, 0, 0),
+                                          (resource.RLIMIT_AS, memory, None),
+                                          (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 2)):
+        try:
+            soft, hard = resource.getrlimit(which)
+            new_hard = hard if hard_value is None else (
+                hard_value if hard == resource.RLIM_INFINITY else min(hard_value, hard))
+            new_soft = soft_value if new_hard == resource.RLIM_INFINITY else min(soft_value,
+                                                                                  new_hard)
+            resource.setrlimit(which, (new_soft, new_hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _test_hook(path: str) -> None:

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-BASES = Path(__file__).resolve().parents[2] / "fixtures" / "hostile"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+BASES = FIXTURES / "hostile"
 #: Substring every code payload carries: an audit hook flags any unmarshal/compile/exec/spawn
 #: whose arguments contain it.
 MARKER = "MEMSCAN_HOSTILE_MARKER"
@@ -605,6 +606,12 @@ def _keras_h5_bytes(c: _Corpus) -> None:
               fragments=("hdf5", "truncated", "empty", "not a model")).write_bytes(b)
     for tag, b in bitflips(data, seed=8, count=4, flips=16):
         c.add(f"h5-bitflip-{tag}", "model.h5", "keras-h5", ANY).write_bytes(b)
+    # Found by the fuzz test: with these bytes zeroed, reading the root's attributes spins in
+    # libhdf5 for ever, holding the GIL. Only the isolated child's CPU limit stops it.
+    spun = bytearray((FIXTURES / "tf_keras" / "multi_io.h5").read_bytes())
+    spun[4241:4241 + 1353] = bytes(1353)
+    c.add("h5-zeroed-span-spins-libhdf5", "model.h5", "keras-h5", ERROR,
+          fragments=("time limit",)).write_bytes(bytes(spun))
     c.add("h5-magic-only", "model.h5", "keras-h5", ERROR,
           fragments=("hdf5",)).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
     # An HDF5 file that is not Keras, named .onnx; and a Keras one named .onnx.
@@ -703,7 +710,8 @@ def _onnx(c: _Corpus) -> None:
     c.add("onnx-external-missing", "model.onnx", "onnx", ANY,
           fragments=("external", "missing", "not found")).write_bytes(
         onnx_bytes(onnx_model(initializer_location="nope.bin")))
-    c.add("onnx-graph-cycle", "model.onnx", "onnx", ERROR, fragments=("cycle",)).write_bytes(
+    c.add("onnx-graph-cycle", "model.onnx", "onnx", ERROR,
+          fragments=("cycle", "topolog", "sorted", "order")).write_bytes(
         onnx_bytes(onnx_model(cycle=True)))
     for tag, dims in {"negative": [1, -8], "zero": [0, 8], "huge": [1, 2**62],
                       "int64-max": [2**63 - 1, 8]}.items():

@@ -15,7 +15,8 @@ from conftest import FIXTURES, run_cli  # noqa: E402
 from analyzer.analysis import analyse  # noqa: E402
 from analyzer.errors import MemscanError, UnreadableArtifact  # noqa: E402
 from analyzer.inputs import parse_input_arg  # noqa: E402
-from analyzer.isolate import CRASH_HOOK_ENV, analyse_isolated, isolate_by_default  # noqa: E402
+from analyzer.isolate import (CRASH_HOOK_ENV, IsolatedFailure, analyse_isolated,  # noqa: E402
+                              isolate_by_default)
 from analyzer.report import Report  # noqa: E402
 
 SEQ = str(FIXTURES / "keras3" / "seq_conv1d.h5")
@@ -61,9 +62,22 @@ def test_cli_isolate_turns_an_abort_into_exit_2() -> None:
     assert len(lines) == 1 and SEQ in lines[0] and "SIGABRT" in lines[0], proc.stderr
     ok = run_cli(SEQ, "--isolate", "--format", "json")
     assert ok.returncode == 0, ok.stderr
-    # Without --isolate the same hook is never consulted: the analysis runs in-process.
-    assert run_cli(SEQ, "--format", "json", env={CRASH_HOOK_ENV: "abort"}).returncode == 0
+    # Isolation is the default; --no-isolate runs in-process, where the hook is never read.
+    default = run_cli(SEQ, env={CRASH_HOOK_ENV: "abort"})
+    assert default.returncode == 2 and "SIGABRT" in default.stderr
+    assert run_cli(SEQ, "--no-isolate", "--format", "json",
+                   env={CRASH_HOOK_ENV: "abort"}).returncode == 0
 
 
-def test_isolate_default() -> None:
-    assert not isolate_by_default(1) and isolate_by_default(2)
+def test_isolate_default(monkeypatch) -> None:
+    monkeypatch.delenv("MEMSCAN_DEBUG", raising=False)
+    assert isolate_by_default(1) and isolate_by_default(2)
+    monkeypatch.setenv("MEMSCAN_DEBUG", "1")  # tracebacks wanted: run in-process
+    assert not isolate_by_default(1)
+
+
+def test_cpu_limit_stops_a_spinning_child(monkeypatch) -> None:
+    monkeypatch.setenv(CRASH_HOOK_ENV, "hang")
+    err = analyse_isolated(SEQ, cpu_limit=1, timeout=30)
+    assert isinstance(err, IsolatedFailure) and err.reason == "timeout", err
+    assert "1 s of CPU" in str(err)
