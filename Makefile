@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures
+.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ savedmodel-fixtures: $(TEST_STAMP)
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)
 	$(PY) fixtures/record_oracles.py
+
+# Longer fuzzing of the readers (tests/hostile/test_hostile_fuzz.py): bounded by the case
+# count (MEMSCAN_FUZZ_EXAMPLES, default 5000); prints the count SECURITY.md records.
+fuzz: $(TEST_STAMP)
+	MEMSCAN_FUZZ=1 $(PY) -m pytest -q -s tests/hostile/test_hostile_fuzz.py
 
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_h5.py

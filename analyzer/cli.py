@@ -157,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="name every skipped file, not only a count")
     run.add_argument("--no-config", action="store_true",
                      help="ignore [tool.memscan] in pyproject.toml")
+    run.add_argument("--isolate", action=argparse.BooleanOptionalAction,
+                     help="read each artifact in a child process with memory and time limits, "
+                          "so a crash or hang inside a C parser costs only that file "
+                          "(default: on; MEMSCAN_DEBUG=1 turns it off)")
+    run.add_argument("--time-limit", type=_positive_int, metavar="SECONDS",
+                     help="CPU seconds each isolated artifact may use (default 60; the wall "
+                          "clock allows twice that plus 10 s)")
     return p
 
 
@@ -165,6 +172,16 @@ def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     group = parser.analysis_group  # type: ignore[attr-defined]
     return {a.dest: getattr(args, a.dest) for a in group._group_actions
             if getattr(args, a.dest, None) is not None}
+
+
+def _nothing_found(audit) -> str:
+    skipped = audit.skipped
+    if not skipped:
+        return "no model memscan can read in this folder (it is empty)"
+    first = skipped[0]
+    more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+    return (f"no model memscan can read in this folder ({len(skipped)} entries skipped: "
+            f"{first.path}: {first.reason}{more})")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -193,7 +210,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         gate = Gate(budget=args.budget, metric=args.metric,
                     fail_on=tuple(c for codes in args.fail_on or () for c in codes))
         audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
-                          exclude=args.exclude or (), progress_stream=sys.stderr)
+                          exclude=args.exclude or (), progress_stream=sys.stderr,
+                          isolate=args.isolate, time_limit=args.time_limit)
+        if not audit.results and not audit.errors:  # nothing to report: one line, exit 2
+            print(f"memscan: error: {', '.join(args.paths)}: {_nothing_found(audit)}",
+                  file=sys.stderr)
+            return EXIT_UNUSABLE
         text = render_audit(audit, args.format)
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)

@@ -30,10 +30,18 @@ def default_jobs() -> int:
 
 def run_audit(paths: Sequence[str], analyse_kwargs: Mapping[str, Any], gate: Gate = Gate(),
               jobs: Optional[int] = None, exclude: Sequence[str] = (),
-              progress_stream: Optional[TextIO] = None) -> Audit:
-    """Discover, analyse (in ``jobs`` processes) and gate every artifact under ``paths``."""
+              progress_stream: Optional[TextIO] = None, isolate: Optional[bool] = None,
+              time_limit: Optional[int] = None) -> Audit:
+    """Discover, analyse (in ``jobs`` processes) and gate every artifact under ``paths``.
+
+    ``isolate`` (None: isolate.isolate_by_default) reads each artifact in a child process
+    limited to ``time_limit`` CPU seconds (analyzer/isolate.py)."""
+    from .isolate import isolate_by_default
+
     found = discover(paths, exclude)
-    kwargs = dict(analyse_kwargs)
+    kwargs: dict[str, Any] = dict(analyse_kwargs)
+    if isolate if isolate is not None else isolate_by_default(len(found.artifacts)):
+        kwargs[ISOLATE] = time_limit
     jobs = min(jobs or default_jobs(), max(1, len(found.artifacts)))
     progress = Progress(len(found.artifacts), progress_stream)
     try:
@@ -52,12 +60,14 @@ def run_audit(paths: Sequence[str], analyse_kwargs: Mapping[str, Any], gate: Gat
     return Audit(results=results, skipped=found.skipped, single=found.single, gate=gate)
 
 
+#: Key of analyse_one's kwargs that asks for isolation (its value: the CPU limit or None).
+ISOLATE = "__isolate__"
+
+
 def analyse_one(path: str, kwargs: Mapping[str, Any]) -> ArtifactResult:
     """One artifact, never raising: a report, or the one-line error naming the file."""
-    from .analysis import analyse
-
     try:
-        return ArtifactResult(path, report=analyse(path, **kwargs))
+        return ArtifactResult(path, report=_analyse(path, kwargs))
     except BadArguments as exc:
         return ArtifactResult(path, error=ArtifactError(BAD_ARGUMENTS, _named(exc, path)))
     except MemscanError as exc:
@@ -69,6 +79,21 @@ def analyse_one(path: str, kwargs: Mapping[str, Any]) -> ArtifactResult:
         return ArtifactResult(path, error=ArtifactError(
             INTERNAL, f"{path}: could not be analysed ({type(exc).__name__}: {first}); rerun "
                       "with MEMSCAN_DEBUG=1 for details"))
+
+
+def _analyse(path: str, kwargs: Mapping[str, Any]):
+    """The Report, in this process or (ISOLATE given) in a limited child process."""
+    options = {k: v for k, v in kwargs.items() if k != ISOLATE}
+    if ISOLATE not in kwargs:
+        from .analysis import analyse
+
+        return analyse(path, **options)
+    from .isolate import analyse_isolated, limits
+
+    result = analyse_isolated(path, options=options, **limits(kwargs[ISOLATE]))
+    if isinstance(result, MemscanError):
+        raise result
+    return result
 
 
 def _named(exc: MemscanError, path: str) -> str:

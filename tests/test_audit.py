@@ -233,7 +233,11 @@ def test_a_folder_without_models_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("# nothing\n")
     proc = run_cli(str(tmp_path))
     assert proc.returncode == 2
-    assert _stderr_lines(proc)[-1] == "memscan: error: found no model memscan can read (1 entries skipped)"
+    assert proc.stdout == ""
+    assert _stderr_lines(proc) == [
+        f"memscan: error: {tmp_path}: no model memscan can read in this folder (1 entries "
+        f"skipped: {tmp_path / 'notes.md'}: not a model memscan can read (expected Keras "
+        ".h5/.keras, SavedModel or ONNX))"]
 
 
 def test_progress_bar_only_on_a_terminal(models: Path) -> None:

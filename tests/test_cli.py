@@ -84,9 +84,10 @@ def test_weights_mismatch_is_a_finding_not_an_error() -> None:
 
 
 def test_h5_analysis_imports_no_tensorflow_or_keras() -> None:
+    # In-process (--no-isolate): an isolated child's imports would not show here.
     code = (
         "import sys; from analyzer.cli import main; rc = main([%r, '--input', '512,512,3', "
-        "'--format', 'json', '-o', '/dev/null']); "
+        "'--format', 'json', '-o', '/dev/null', '--no-isolate']); "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'keras', 'tf_keras', 'torch', 'onnxruntime')); "
         "print(rc, bad)" % VGG)

@@ -5,7 +5,10 @@ dtype: weight bytes are never read, so a 10 GB file costs what a 10 KB one does.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import re
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
@@ -13,9 +16,14 @@ from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import graph_from_keras_config
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-#: A model_config larger than this is not a model anyone saved.
-MAX_CONFIG_BYTES = 256 * 1024 * 1024
+#: Bounds on a model_config no real model comes near (DenseNet201's is 0.6 MB, 37k values,
+#: 12 deep), chosen so parsing the worst text within them stays well under 300 MiB of RSS.
+MAX_CONFIG_BYTES = 32 * 1024 * 1024
+MAX_JSON_VALUES = 2_000_000
 MAX_JSON_DEPTH = 512
+#: Bounds on one weight's declared shape: 2**48 elements is 1 PiB of float32.
+MAX_WEIGHT_ELEMENTS = 2**48
+MAX_WEIGHT_RANK = 32
 
 
 def read(path: str) -> Graph:
@@ -27,10 +35,12 @@ def read(path: str) -> Graph:
         raise UnreadableArtifact(f"not a readable HDF5 file ({_short(exc)})", path) from None
     with f:
         try:
+            _refuse_external_links(f, path)
             return _read_open(f, path)
         except UnreadableArtifact:
             raise
-        except (KeyError, ValueError, TypeError, OSError, RuntimeError, AttributeError) as exc:
+        except (LookupError, ValueError, TypeError, OSError, RuntimeError, AttributeError,
+                OverflowError, SystemError) as exc:  # h5py on corrupt metadata raises them all
             raise UnreadableArtifact(f"malformed Keras HDF5 file ({_short(exc)})", path) from None
 
 
@@ -53,44 +63,88 @@ def _read_open(f: Any, path: str) -> Graph:
 
 
 def parse_config_json(raw: Any, path: str) -> Any:
-    """Parse a config JSON string safely: bounded size and nesting depth, no object hooks."""
+    """Parse a config JSON string safely: bounded size, value count and nesting depth, no
+    object hooks. The bounds are checked on the text before ``json.loads`` builds anything,
+    so a hostile config costs neither deep recursion nor gigabytes of Python objects."""
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="replace")
     if not isinstance(raw, str):
         raise UnreadableArtifact("model_config is not a string", path)
     if len(raw) > MAX_CONFIG_BYTES:
-        raise UnreadableArtifact("model_config is larger than 256 MiB", path)
-    depth = max_bracket_depth(raw)
+        raise UnreadableArtifact(f"model_config is larger than {MAX_CONFIG_BYTES // 2**20} MiB",
+                                 path)
+    values, depth = json_structure(raw, max_values=MAX_JSON_VALUES)
+    if values > MAX_JSON_VALUES:
+        raise UnreadableArtifact(f"model_config holds more than {MAX_JSON_VALUES:,} JSON "
+                                 "values", path)
     if depth > MAX_JSON_DEPTH:
-        raise UnreadableArtifact(f"model_config is nested {depth} levels deep "
-                                 f"(more than {MAX_JSON_DEPTH})", path)
+        raise UnreadableArtifact(f"model_config is nested {depth} levels deep (more than "
+                                 f"{MAX_JSON_DEPTH})", path)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise UnreadableArtifact(f"model_config is not valid JSON ({_short(exc)})", path) from None
 
 
+_QUOTED = re.compile(r'"[^"]*"')
+_KEEP_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_structure(text: str, max_values: Optional[int] = None) -> tuple[int, int]:
+    """(about how many values, deepest nesting of [] and {}) of a JSON text, outside strings.
+
+    Found with str methods, one simple regular expression and a running sum, without parsing
+    or recursion, in C-speed passes. With ``max_values``, returns early (depth 0) once the
+    count is above it.
+    """
+    if max_values is not None and text.count('"') > 4 * max_values:
+        return text.count('"') // 2, 0
+    # Escapes first (an escaped backslash, then an escaped quote), so that what is left of
+    # every string is a plain "...", which the regex removes.
+    skeleton = _QUOTED.sub("", text.replace("\\\\", "").replace('\\"', ""))
+    values = sum(skeleton.count(ch) for ch in "[{,") + 1
+    if max_values is not None and values > max_values:
+        return values, 0
+    brackets = skeleton.encode("utf-8", "replace").translate(None, _KEEP_BRACKETS)
+    return values, max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
 def max_bracket_depth(text: str) -> int:
     """Deepest nesting of [] and {} outside strings, found without parsing (no recursion)."""
-    depth = best = 0
-    in_string = escape = False
-    for ch in text:
-        if in_string:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > best:
-                best = depth
-        elif ch in "]}":
-            depth -= 1
-    return best
+    return json_structure(text)[1]
+
+
+def _refuse_external_links(f: Any, path: str) -> None:
+    """Keras never writes HDF5 external links; following one would open a file outside the
+    model's folder (libhdf5 opens the target as soon as the link is traversed)."""
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, link: Any) -> Optional[bool]:
+        if isinstance(link, h5py.ExternalLink):
+            found.append(name)
+            return True  # stops the walk
+        return None
+
+    try:
+        f.visititems_links(visit)
+    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        raise UnreadableArtifact(f"malformed HDF5 link structure ({_short(exc)})", path) from None
+    if found:
+        raise UnreadableArtifact(f"HDF5 object {found[0]!r} is an external link to another "
+                                 "file; memscan does not follow it", path)
+
+
+def _weight_shape(ds: Any, name: str, path: str) -> tuple[int, ...]:
+    """A dataset's declared shape, refused when no real model could have it."""
+    shape = tuple(int(d) for d in ds.shape)
+    if len(shape) > MAX_WEIGHT_RANK or math.prod(shape) > MAX_WEIGHT_ELEMENTS:
+        raise UnreadableArtifact(f"weight {name} declares shape {list(shape)[:8]} "
+                                 f"({math.prod(shape):.3g} elements): no real model has it",
+                                 path)
+    return shape
 
 
 def _weights_by_layer(root: Any, path: str) -> dict[str, list[WeightSpec]]:
@@ -105,7 +159,7 @@ def _weights_by_layer(root: Any, path: str) -> dict[str, list[WeightSpec]]:
             ds = group.get(wname)
             if ds is None or not hasattr(ds, "shape") or ds.shape is None:
                 raise UnreadableArtifact(f"weight {layer}/{wname} is listed but not stored", path)
-            shape = tuple(int(d) for d in ds.shape)
+            shape = _weight_shape(ds, f"{layer}/{wname}", path)
             specs.append(WeightSpec(name=wname.removesuffix(":0"), shape=shape,
                                     dtype=_dtype(ds.dtype),
                                     trainable=not _non_trainable_name(wname)))

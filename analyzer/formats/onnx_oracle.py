@@ -207,22 +207,23 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
     level = ort_logger.level
     ort_logger.setLevel(logging.ERROR)
     try:
-        with _scratch_cwd():
-            opset = get_opset(model)
-            if not opset or opset < 7:
-                return None, "opset below 7"
-            sym = SymbolicShapeInference(2**31 - 1, False, False, 0)
-            steps = ("_preprocess", "_infer_impl", "_update_output_from_vi")
-            if not all(hasattr(sym, n) for n in steps):
-                # Another onnxruntime: its public wrapper (no partial result on failure; any
-                # temp model it saves lands in the scratch cwd, deleted with it).
+        opset = get_opset(model)
+        if not opset or opset < 7:
+            return None, "opset below 7"
+        sym = SymbolicShapeInference(2**31 - 1, False, False, 0)
+        steps = ("_preprocess", "_infer_impl", "_update_output_from_vi")
+        if not all(hasattr(sym, n) for n in steps):
+            # Another onnxruntime: its public wrapper, which saves a temp model into the cwd
+            # when it fails; run it in a scratch folder deleted afterwards.
+            with _scratch_cwd():
                 return SymbolicShapeInference.infer_shapes(model, 2**31 - 1), ""
-            sym._preprocess(model)
-            complete = False
-            while sym.run_:
-                complete = sym._infer_impl()
-            sym._update_output_from_vi()
-            return sym.out_mp_, "" if complete else "incomplete"
+        # Its steps driven one by one write nothing (only infer_shapes saves on failure).
+        sym._preprocess(model)
+        complete = False
+        while sym.run_:
+            complete = sym._infer_impl()
+        sym._update_output_from_vi()
+        return sym.out_mp_, "" if complete else "incomplete"
     except Exception as exc:
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         return None, f"{type(exc).__name__}: {text}"

@@ -245,6 +245,11 @@ class _ModelReader:
                 outputs=tuple(n.output), config=config, weights=tuple(mine),
                 origin=n.domain or "ai.onnx",
                 dtype=types.get(n.output[0], "float32") if n.output else "float32"))
+        stuck = cycle_nodes(nodes)
+        if stuck:
+            raise UnreadableArtifact(
+                f"the graph has a cycle (nodes {', '.join(stuck[:4])}"
+                f"{' ...' if len(stuck) > 4 else ''} wait on each other's outputs)", self.path)
         loose = tuple(w for name, w in weights.items() if name not in counted)
         producer = " ".join(x for x in (m.producer_name, m.producer_version) if x) or "unknown"
         return Graph(
@@ -322,3 +327,25 @@ def _check_text(g: Any, path: str, depth: int = 0) -> None:
                     _check_text(sg, path, depth + 1)
     if any(not isinstance(x, str) for x in names):
         raise UnreadableArtifact("malformed ONNX file (a name is not valid UTF-8)", path)
+
+
+def cycle_nodes(nodes: list[Node]) -> list[str]:
+    """Nodes that can never run because they wait on each other (Kahn's algorithm over the
+    tensors they make and read, iterative); empty for an acyclic graph in any order."""
+    producer = {t: i for i, n in enumerate(nodes) for t in n.outputs if t}
+    waiting = [{producer[t] for t in n.inputs if t in producer and producer[t] != i}
+               for i, n in enumerate(nodes)]
+    users: dict[int, list[int]] = {}
+    for i, deps in enumerate(waiting):
+        for d in deps:
+            users.setdefault(d, []).append(i)
+    ready = [i for i, deps in enumerate(waiting) if not deps]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for u in users.get(i, ()):
+            waiting[u].discard(i)
+            if not waiting[u]:
+                ready.append(u)
+    return [] if done == len(nodes) else [n.name for i, n in enumerate(nodes) if waiting[i]]

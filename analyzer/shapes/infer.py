@@ -13,6 +13,11 @@ from typing import Mapping, Optional
 from ..ir import Graph, Node, ReaderFinding, Shape
 from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, lookup
 
+#: What a rule may raise on a config no Keras wrote (zero strides, a string for units...):
+#: the node is rejected, the run goes on.
+MALFORMED_CONFIG = (ZeroDivisionError, TypeError, ValueError, KeyError, IndexError,
+                    AttributeError, OverflowError)
+
 #: Node status values.
 OK, FROM_ORACLE, NO_RULE, UNKNOWN_INPUT, REJECTED = (
     "ok", "oracle", "no-rule", "unknown-input", "rejected")
@@ -92,6 +97,10 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
         outputs = [_checked(s) for s in result.outputs]
     except ShapeError as exc:
         return NodeInference(node, [None] * len(node.outputs), None, REJECTED, str(exc))
+    except MALFORMED_CONFIG as exc:  # a hostile or broken config (strides 0, units "x")
+        return NodeInference(node, [None] * len(node.outputs), None, REJECTED,
+                             f"its config is malformed ({type(exc).__name__}: "
+                             f"{str(exc)[:120]})")
     needed = None if result.weights_unknown else list(result.weights)
     # The oracle's answer wins for a tensor it shaped; the rule fills the rest.
     merged = [k if k is not None else o for k, o in zip(known_outs, outputs)]

@@ -1,0 +1,267 @@
+"""Crash isolation: analyse one artifact in a child process with memory and time limits.
+
+libhdf5 and protobuf are C code fed untrusted bytes; a crafted file can crash them (a
+segfault, an abort) or make them spin holding the GIL (the fuzz test found a bit-flipped .h5
+on which reading an attribute never returns), where no Python-level timeout can interrupt
+them. ``analyse_isolated`` runs the whole analysis of one artifact in a child process under
+``RLIMIT_AS``, ``RLIMIT_CPU`` and a wall-clock timeout, and turns whatever happens to it into
+either the Report or a MemscanError naming the file. On Linux the child is a fork of the
+CLI taken before any artifact is opened (a few ms); elsewhere a fresh Python
+(``subprocess``). A multi-artifact run calls it once per artifact, so one hostile file costs
+only its own row.
+
+The child sends its answer through a dedicated pipe; its stdout/stderr go to /dev/null (the
+parent prints the one line). Test hook: ``MEMSCAN_TEST_CRASH_IN_CHILD=abort|hang|oom[:TEXT]``
+makes the child crash / spin / allocate for ever (only for paths containing TEXT, if given).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from .errors import BadArguments, MemscanError, UnreadableArtifact
+
+#: Defaults: generous for real models (an .h5 analysis takes well under a second and peaks
+#: near 150 MiB of address space), tight enough that a hostile file costs little.
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+DEFAULT_CPU_LIMIT_S = 60
+DEFAULT_TIMEOUT_S = 130.0
+CRASH_HOOK_ENV = "MEMSCAN_TEST_CRASH_IN_CHILD"
+_ERRORS = {"UnreadableArtifact": UnreadableArtifact, "BadArguments": BadArguments,
+           "MemscanError": MemscanError}
+
+
+class IsolatedFailure(UnreadableArtifact):
+    """The child gave no answer of the reader's own: ``reason`` is "crash" (killed by a
+    signal), "timeout" (CPU or wall clock), "memory" or "bug" (an unexpected exception)."""
+
+    def __init__(self, message: str, path: object = None, reason: str = "crash") -> None:
+        super().__init__(message, path)
+        self.reason = reason
+
+
+def isolate_by_default(n_artifacts: int) -> bool:
+    """Isolation is on by default, for one artifact as for many (a hang inside libhdf5
+    cannot be stopped any other way); MEMSCAN_DEBUG=1 turns it off so tracebacks show."""
+    return n_artifacts >= 1 and not os.environ.get("MEMSCAN_DEBUG")
+
+
+def limits(cpu_seconds: Optional[int]) -> dict[str, float]:
+    """``cpu_limit`` and ``timeout`` for a CPU budget (``--time-limit``): the wall clock
+    allows twice the CPU time plus 10 s (a child blocked on I/O uses no CPU)."""
+    cpu = cpu_seconds or DEFAULT_CPU_LIMIT_S
+    return {"cpu_limit": cpu, "timeout": 2.0 * cpu + 10}
+
+
+def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int] = None,
+                     dims: Optional[Mapping[str, int]] = None, *,
+                     options: Optional[Mapping[str, Any]] = None,
+                     timeout: float = DEFAULT_TIMEOUT_S,
+                     cpu_limit: int = DEFAULT_CPU_LIMIT_S,
+                     memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Union[Any, MemscanError]:
+    """The Report of ``analyse(path, inputs, batch, dims)`` run in a child process, or the
+    MemscanError (returned, not raised) saying why there is none: the file is unusable
+    (the reader's own error), or the child crashed, ran out of time or of memory
+    (IsolatedFailure)."""
+    kwargs = {"inputs": list(inputs), "batch": batch, "dims": dict(dims) if dims else None}
+    kwargs.update(options or {})
+    request = {"path": str(path), "kwargs": kwargs, "memory_limit": memory_limit,
+               "cpu_limit": cpu_limit}
+    if hasattr(os, "fork") and sys.platform.startswith("linux"):
+        return _run_forked(request, timeout)
+    return _run_spawned(request, timeout)
+
+
+def _run_forked(request: dict, timeout: float) -> Union[Any, MemscanError]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(read_fd)
+            import faulthandler
+            faulthandler.disable()  # it may hold its own copy of stderr: the parent reports
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            _limit(request["memory_limit"], request["cpu_limit"])
+            data = pickle.dumps(_answer(request))
+            with os.fdopen(write_fd, "wb") as fh:
+                fh.write(data)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            reader.join(5)
+            return IsolatedFailure(f"analysis stopped after {timeout:g} s (time limit)",
+                                   request["path"], "timeout")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    reader.join(5)
+    return _interpret(request, os.waitstatus_to_exitcode(status), b"".join(chunks))
+
+
+def _run_spawned(request: dict, timeout: float) -> Union[Any, MemscanError]:
+    read_fd, write_fd = os.pipe()
+    env = dict(os.environ)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
+    env["MEMSCAN_RESULT_FD"] = str(write_fd)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from analyzer.isolate import _child_main; _child_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd,), env=env, close_fds=True)
+    except OSError as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        return IsolatedFailure(f"could not start the isolated reader ({exc.strerror})",
+                               request["path"], "crash")
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(pickle.dumps(request))  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    except OSError:
+        pass  # the child died at once; its exit status says why
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        reader.join(5)
+        return IsolatedFailure(f"analysis stopped after {timeout:g} s (time limit)",
+                               request["path"], "timeout")
+    reader.join(5)
+    return _interpret(request, proc.returncode, b"".join(chunks))
+
+
+def _interpret(request: dict, returncode: int, data: bytes) -> Union[Any, MemscanError]:
+    path = request["path"]
+    if returncode < 0:
+        if -returncode in (signal.SIGXCPU, signal.SIGKILL):
+            return IsolatedFailure(f"analysis stopped after {request['cpu_limit']} s of CPU "
+                                   "(time limit)", path, "timeout")
+        return IsolatedFailure(f"the reader crashed ({_signal_name(-returncode)}); the file "
+                               "is malformed or hostile", path, "crash")
+    if not data:
+        return IsolatedFailure(f"the isolated reader exited with status {returncode} and no "
+                               "answer", path, "crash")
+    try:
+        kind, payload = pickle.loads(data)
+    except Exception:  # a half-written answer: the child died while writing it
+        return IsolatedFailure("the isolated reader's answer was cut short", path, "crash")
+    if kind == "report":
+        return payload
+    if kind == "failure":
+        reason, message = payload
+        return IsolatedFailure(message, path, reason)
+    cls_name, message, err_path = payload
+    return _ERRORS.get(cls_name, UnreadableArtifact)(message, err_path)
+
+
+def _drain(fd: int, chunks: list[bytes]) -> None:
+    with os.fdopen(fd, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return f"killed by {signal.Signals(num).name}"
+    except ValueError:
+        return f"killed by signal {num}"
+
+
+# --------------------------------------------------------------------------- the child
+
+def _child_main() -> None:
+    """Entry point of a spawned child: read the request, answer through the pipe, exit."""
+    out_fd = int(os.environ["MEMSCAN_RESULT_FD"])
+    request = pickle.loads(sys.stdin.buffer.read())
+    _limit(request["memory_limit"], request["cpu_limit"])
+    data = pickle.dumps(_answer(request))
+    with os.fdopen(out_fd, "wb") as fh:
+        fh.write(data)
+    os._exit(0)  # skip interpreter teardown: C libraries' atexit handlers add nothing here
+
+
+def _answer(request: dict) -> tuple:
+    """Run the analysis; every outcome becomes a picklable answer."""
+    path = request["path"]
+    try:
+        _test_hook(path)
+        from .analysis import analyse
+
+        return ("report", analyse(path, **request["kwargs"]))
+    except MemscanError as exc:
+        return ("error", (type(exc).__name__, exc.message, exc.path))
+    except MemoryError:
+        return ("failure", ("memory", "analysis needed more memory than its limit "
+                            f"({request['memory_limit'] / 2**30:g} GiB)"))
+    except Exception as exc:  # a bug or a file we did not foresee: still an answer
+        text = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return ("failure", ("bug", f"could not be analysed ({type(exc).__name__}: {text}); "
+                            "rerun with MEMSCAN_DEBUG=1 for details"))
+
+
+def _limit(memory: int, cpu_seconds: int) -> None:
+    try:
+        import resource
+    except ImportError:
+        return  # not on this platform: the wall-clock timeout still bounds the child
+    # No core files (a crash must not write into the working folder); SIGXCPU at the CPU
+    # limit, SIGKILL two seconds later should the child ignore it.
+    for which, soft_value, hard_value in ((resource.RLIMIT_CORE, 0, 0),
+                                          (resource.RLIMIT_AS, memory, None),
+                                          (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 2)):
+        try:
+            soft, hard = resource.getrlimit(which)
+            new_hard = hard if hard_value is None else (
+                hard_value if hard == resource.RLIM_INFINITY else min(hard_value, hard))
+            new_soft = soft_value if new_hard == resource.RLIM_INFINITY else min(soft_value,
+                                                                                  new_hard)
+            resource.setrlimit(which, (new_soft, new_hard))
+        except (ValueError, OSError):
+            pass
+
+
+def _test_hook(path: str) -> None:
+    """MEMSCAN_TEST_CRASH_IN_CHILD=abort|hang|oom[:TEXT]: how the tests simulate a reader
+    crashing inside C code, spinning, or allocating without end."""
+    hook = os.environ.get(CRASH_HOOK_ENV, "")
+    if not hook:
+        return
+    action, _, only = hook.partition(":")
+    if only and only not in path:
+        return
+    if action == "abort":
+        os.abort()
+    elif action == "hang":
+        while True:
+            pass
+    elif action == "oom":
+        hog = []
+        while True:
+            hog.append(bytearray(64 * 2**20))
