@@ -545,6 +545,10 @@ def _inbound_calls(raw: Any, layer: str, ctx: KerasConfigContext) -> list[list[_
             refs = list(_keras3_refs(entry.get("args", []), ctx, layer))
             refs += list(_keras3_refs(entry.get("kwargs", {}), ctx, layer))
         elif isinstance(entry, list):  # Keras 2
+            if entry and isinstance(entry[0], str):
+                # tf-keras writes a one-tensor call of a TFOpLambda flat:
+                # ["layer", node, tensor, {kwargs}] instead of [["layer", node, tensor, {}]]
+                entry = [entry]
             refs = [_keras2_ref(item, ctx, layer) for item in entry]
             for item in entry:
                 if isinstance(item, list) and len(item) > 3 and isinstance(item[3], Mapping):
