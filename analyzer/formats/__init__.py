@@ -19,6 +19,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 #: kind -> module implementing read(path). Detectors below pick the kind.
 READERS: dict[str, str] = {
     "keras-h5": "analyzer.formats.keras_h5",
+    "keras-zip": "analyzer.formats.keras_zip",
 }
 
 Detector = Callable[[str, bytes], Optional[str]]
@@ -34,6 +35,19 @@ def detector(fn: Detector) -> Detector:
 def _hdf5(path: str, head: bytes) -> Optional[str]:
     # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
     return "keras-h5" if head.startswith(HDF5_MAGIC) else None
+
+
+@detector
+def _keras_zip(path: str, head: bytes) -> Optional[str]:
+    """A zip with a config.json member: Keras 3's native .keras format."""
+    if not head.startswith(ZIP_MAGIC):
+        return None
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "keras-zip" if "config.json" in zf.namelist() else None
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
 
 
 def detect(path: str) -> str:

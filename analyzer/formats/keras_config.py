@@ -420,6 +420,12 @@ def _group_nested_weights(weights: Sequence[WeightSpec], layer: _Layer
     grouped: dict[str, list[WeightSpec]] = {}
     for w in weights:
         owner = next((n for n in names if w.name.startswith(n + "/")), None)
+        if owner is None and w.name.startswith(layer.name + "/"):
+            # Keras 3 .h5 files prefix a nested model's weights with its own name
+            # (``inner/dense/kernel``); tf-keras does not (``dense/kernel:0``).
+            w = WeightSpec(name=w.name[len(layer.name) + 1:], shape=w.shape, dtype=w.dtype,
+                           trainable=w.trainable)
+            owner = next((n for n in names if w.name.startswith(n + "/")), None)
         if owner is None:
             owner = w.name.split("/", 1)[0]
         grouped.setdefault(owner, []).append(w)
