@@ -123,11 +123,18 @@ def _keras3_weights(f: Any) -> dict[str, list[WeightSpec]]:
     result: dict[str, list[WeightSpec]] = {}
     for wpath, spec in vars_tensors(f):
         group_path, _, index = wpath.rpartition("/vars/")
-        owner = _attr_str(f[group_path + "/vars"].attrs.get("name")) if group_path else None
-        owner = owner or group_path or "model"
+        parts = group_path.split("/")
+        # Group by the top-level entry (layers/<x>), whose sublayers (an LSTM's cell, a
+        # Bidirectional's forward_layer) hold the variables; name it as the layer was named.
+        top = "/".join(parts[:2]) if parts[0] == "layers" and len(parts) > 1 else group_path
+        vars_group = f.get(top + "/vars") if top else None
+        owner = _attr_str(vars_group.attrs.get("name")) if vars_group is not None else None
+        owner = owner or (parts[1] if top != group_path or parts[0] == "layers" and len(parts) > 1
+                          else group_path) or "model"
+        rel = group_path[len(top):].strip("/")
         result.setdefault(owner.replace("/", "_"), []).append(
-            WeightSpec(name=f"{group_path}/{index}" if group_path else index,
-                       shape=spec.shape, dtype=spec.dtype))
+            WeightSpec(name=f"{rel}/{index}" if rel else index, shape=spec.shape,
+                       dtype=spec.dtype))
     return result
 
 

@@ -211,7 +211,9 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
             continue
         top, inner = owners[owner]
         rel = wpath[len(owner) + 1:].replace("vars/", "")
-        name = f"{inner}/{rel}" if inner else rel
+        # Named like the .h5's weight_names: "<layer>/<var>" ("<inner layer>/<var>" inside
+        # a nested model); the var is Keras's index, which pairing renames.
+        name = f"{inner or top}/{rel}"
         result.setdefault(top, []).append(WeightSpec(name=name, shape=spec.shape,
                                                      dtype=spec.dtype))
     return result, unplaced
