@@ -111,3 +111,18 @@ def test_weights_only_files(filename: str) -> None:
     assert data["totals"]["param_bytes"] == 4 * 22_855
     want = {r.name: r.params for r in full.layers if r.params}
     assert {r["name"]: r["params"] for r in data["layers"]} == want
+
+
+def test_stored_weights_are_never_read_through_zipfile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored model.weights.h5 (as Keras writes it) is opened in place, never inflated or
+    copied into memory by zipfile: a 500 MB member costs what its metadata does."""
+    original = zipfile.ZipFile.open
+
+    def guarded(self, name, *args, **kwargs):
+        filename = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        assert filename != "model.weights.h5", "the weights member was read through zipfile"
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", guarded)
+    report = analyse(str(ZIPS / "convnexttiny.keras"))
+    assert report.totals.stored_params == report.totals.params == 28_589_128
