@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test fixtures oracles bench clean
+.PHONY: demo test fixtures oracles bench clean zoo
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ fixtures: $(TEST_STAMP)
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)
 	$(PY) fixtures/record_oracles.py
+
+# Rebuild the gzip-compressed hollow keras.applications zoo and its oracles (long: run in
+# the background; resumes where it stopped). Also the .keras/.h5 pairs and weights-only files.
+zoo: $(TEST_STAMP)
+	$(PY) fixtures/make_zoo.py keras3
+	$(PY) fixtures/make_zoo.py tf_keras
+	$(PY) fixtures/make_keras_zips.py
 
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_h5.py
