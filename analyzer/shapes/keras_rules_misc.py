@@ -49,7 +49,7 @@ def layer_scale(call: RuleCall) -> RuleResult:
     return RuleResult([broadcast([call.x, (dim,)], "LayerScale")], [WeightNeed("gamma", (dim,))])
 
 
-@rule("CustomScaleLayer")
+@rule("CustomScaleLayer", "Custom>CustomScaleLayer")  # tf-keras registers it as Custom>
 def custom_scale(call: RuleCall) -> RuleResult:
     """keras.applications.inception_resnet_v2.CustomScaleLayer: x + y * scale."""
     return RuleResult([broadcast(call.inputs, "CustomScaleLayer")])
