@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz
+.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz zoo
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ oracles: $(TEST_STAMP)
 # count (MEMSCAN_FUZZ_EXAMPLES, default 5000); prints the count SECURITY.md records.
 fuzz: $(TEST_STAMP)
 	MEMSCAN_FUZZ=1 $(PY) -m pytest -q -s tests/hostile/test_hostile_fuzz.py
+
+# Rebuild the gzip-compressed hollow keras.applications zoo and its oracles (long: run in
+# the background; resumes where it stopped). Also the .keras/.h5 pairs and weights-only files.
+zoo: $(TEST_STAMP)
+	$(PY) fixtures/make_zoo.py keras3
+	$(PY) fixtures/make_zoo.py tf_keras
+	$(PY) fixtures/make_keras_zips.py
 
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_h5.py

@@ -8,7 +8,7 @@ included, each counted once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from .dtypes import DtypePlan
@@ -141,12 +141,35 @@ def pair_weights(needed: list[WeightNeed], stored: list[WeightSpec]) -> list[Wei
         else:
             unmatched.append(need)
             pairs.append(WeightPair(need, None))
+    # A sublayer's weight ("query/kernel") matches a stored one under that sublayer's
+    # group ("mha/query/kernel" in .h5, "query_dense/0" in a .keras zip), in order.
+    for i, p in enumerate(pairs):
+        if p.stored is None and p.need is not None and "/" in p.need.name:
+            sub = p.need.name.rsplit("/", 1)[0]
+            hit = next((w for w in remaining if _parent(w.name).startswith(sub)), None)
+            if hit is not None:
+                remaining.remove(hit)
+                pairs[i] = WeightPair(p.need, _named(hit, p.need))
     # Names that do not match (Keras 3 ``vars/0`` style): fall back to order.
     for i, p in enumerate(pairs):
         if p.stored is None and remaining:
-            pairs[i] = WeightPair(p.need, remaining.pop(0))
+            pairs[i] = WeightPair(p.need, _named(remaining.pop(0), p.need))
     pairs += [WeightPair(None, w) for w in remaining]
     return pairs
+
+
+def _parent(name: str) -> str:
+    return name.rsplit("/", 2)[-2] if name.count("/") >= 1 else ""
+
+
+def _named(stored: WeightSpec, need: Optional[WeightNeed]) -> WeightSpec:
+    """A positionally stored weight (a .keras zip's ``fc/0``) under the name Keras gives it
+    (``fc/kernel``), so findings read the same whatever the container."""
+    head, _, leaf = stored.name.rpartition("/")
+    if need is None or not leaf.isdigit():
+        return stored
+    new = need.name.rsplit("/", 1)[-1]
+    return replace(stored, name=f"{head}/{new}" if head else new)
 
 
 def _leaf(name: str) -> str:

@@ -22,7 +22,10 @@ def test_invariants(path) -> None:
         one = analyse(str(path), inputs=inputs)
     two = analyse(str(path), inputs=inputs, batch=2)
     t, rows = one.totals, one.layers
-    if t.layers_with_unknown_shapes == 0:
+    weights_only = any(f.code == "no-architecture" for f in one.findings)
+    if weights_only:  # no graph: weights only, no activations at all
+        assert t.activation_peak_bytes == t.feature_map_bytes == 0
+    elif t.layers_with_unknown_shapes == 0:
         assert 0 < t.activation_peak_bytes <= t.feature_map_bytes
     assert t.arena_bytes >= t.activation_peak_bytes
     # Per-layer figures add up to the totals.
@@ -35,7 +38,10 @@ def test_invariants(path) -> None:
     assert t.training_bytes == (t.param_bytes + t.gradient_bytes + t.optimizer_state_bytes
                                 + t.training_activation_bytes)
     assert t.optimizer_state_bytes == 2 * t.trainable_param_bytes  # adam
-    assert t.training_activation_bytes <= t.feature_map_bytes
+    # Nested models' inner tensors are kept for the backward pass but are not rows of the
+    # classic sum (it counts model.layers' outputs), so only flat models are bounded by it.
+    if not any(r.type in ("Functional", "Sequential", "Model") for r in rows):
+        assert t.training_activation_bytes <= t.feature_map_bytes
     # Batch 2 doubles every activation figure and leaves the weights alone.
     u = two.totals
     assert u.feature_map_bytes == 2 * t.feature_map_bytes

@@ -21,6 +21,7 @@ READERS: dict[str, str] = {
     "keras-h5": "analyzer.formats.keras_h5",
     "onnx": "analyzer.formats.onnx_reader",
     "savedmodel": "analyzer.formats.savedmodel",
+    "keras-zip": "analyzer.formats.keras_zip",
 }
 
 Detector = Callable[[str, bytes], Optional[str]]
@@ -54,6 +55,19 @@ def _onnx(path: str, head: bytes) -> Optional[str]:
         return None
     from .onnx_wire import looks_like_model
     return "onnx" if looks_like_model(path) else None
+
+
+@detector
+def _keras_zip(path: str, head: bytes) -> Optional[str]:
+    """A zip with a config.json member: Keras 3's native .keras format."""
+    if not head.startswith(ZIP_MAGIC):
+        return None
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "keras-zip" if "config.json" in zf.namelist() else None
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
 
 
 def detect(path: str) -> str:

@@ -429,6 +429,12 @@ def _group_nested_weights(weights: Sequence[WeightSpec], layer: _Layer
     grouped: dict[str, list[WeightSpec]] = {}
     for w in weights:
         owner = next((n for n in names if w.name.startswith(n + "/")), None)
+        if owner is None and w.name.startswith(layer.name + "/"):
+            # Keras 3 .h5 files prefix a nested model's weights with its own name
+            # (``inner/dense/kernel``); tf-keras does not (``dense/kernel:0``).
+            w = WeightSpec(name=w.name[len(layer.name) + 1:], shape=w.shape, dtype=w.dtype,
+                           trainable=w.trainable)
+            owner = next((n for n in names if w.name.startswith(n + "/")), None)
         if owner is None:
             owner = w.name.split("/", 1)[0]
         grouped.setdefault(owner, []).append(w)
@@ -554,6 +560,10 @@ def _inbound_calls(raw: Any, layer: str, ctx: KerasConfigContext) -> list[list[_
             refs = list(_keras3_refs(entry.get("args", []), ctx, layer))
             refs += list(_keras3_refs(entry.get("kwargs", {}), ctx, layer))
         elif isinstance(entry, list):  # Keras 2
+            if entry and isinstance(entry[0], str):
+                # tf-keras writes a one-tensor call of a TFOpLambda flat:
+                # ["layer", node, tensor, {kwargs}] instead of [["layer", node, tensor, {}]]
+                entry = [entry]
             refs = [_keras2_ref(item, ctx, layer) for item in entry]
             for item in entry:
                 if isinstance(item, list) and len(item) > 3 and isinstance(item[3], Mapping):

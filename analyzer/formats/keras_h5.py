@@ -55,6 +55,8 @@ def _read_open(f: Any, path: str) -> Graph:
     if raw_config is None:
         if "layer_names" in weights_root.attrs or "layer_names0" in weights_root.attrs:
             return _weights_only(weights_by_layer, path, producer)
+        if "vars" in f or "layers" in f:  # Keras 3 model.save_weights("x.weights.h5")
+            return _weights_only(_keras3_weights(f), path, "keras 3 (version not stored)")
         raise UnreadableArtifact("HDF5 file holds no Keras model (no model_config, no "
                                  "layer_names)", path)
     config = parse_config_json(raw_config, path)
@@ -164,6 +166,29 @@ def _weights_by_layer(root: Any, path: str) -> dict[str, list[WeightSpec]]:
                                     dtype=_dtype(ds.dtype),
                                     trainable=not _non_trainable_name(wname)))
         result[layer] = specs
+    return result
+
+
+def _keras3_weights(f: Any) -> dict[str, list[WeightSpec]]:
+    """Keras 3 weights files key weights by class-derived paths (``layers/dense_1/vars/0``);
+    Keras 3.? and later also store the layer's own name on each ``vars`` group."""
+    from .keras_zip import vars_tensors
+
+    result: dict[str, list[WeightSpec]] = {}
+    for wpath, spec in vars_tensors(f):
+        group_path, _, index = wpath.rpartition("/vars/")
+        parts = group_path.split("/")
+        # Group by the top-level entry (layers/<x>), whose sublayers (an LSTM's cell, a
+        # Bidirectional's forward_layer) hold the variables; name it as the layer was named.
+        top = "/".join(parts[:2]) if parts[0] == "layers" and len(parts) > 1 else group_path
+        vars_group = f.get(top + "/vars") if top else None
+        owner = _attr_str(vars_group.attrs.get("name")) if vars_group is not None else None
+        owner = owner or (parts[1] if top != group_path or parts[0] == "layers" and len(parts) > 1
+                          else group_path) or "model"
+        rel = group_path[len(top):].strip("/")
+        result.setdefault(owner.replace("/", "_"), []).append(
+            WeightSpec(name=f"{rel}/{index}" if rel else index, shape=spec.shape,
+                       dtype=spec.dtype))
     return result
 
 

@@ -1,0 +1,300 @@
+"""Keras 3 native ``.keras`` zips: ``config.json``, ``metadata.json`` and ``model.weights.h5``.
+
+Nothing is extracted to disk. The JSON members are small and read into memory (bounded).
+``model.weights.h5`` is opened by h5py through a file-like object: Keras writes it *stored*
+(uncompressed), so we hand h5py a window onto the zip's own bytes and it reads only the
+metadata it needs (a 500 MB member costs what a 50 KB one does). A deflated member (a zip
+re-packed by another tool) is read into memory when small, else through zipfile's seekable
+stream (slow, but bounded in memory). Members claiming absurd sizes are refused.
+
+Weights in ``model.weights.h5`` are keyed by paths derived from class names, not layer names
+(``layers/conv2d_1/vars/0``, ``layers/sequential/layers/dense/vars/1``): Keras names each
+entry of a model's ``layers`` list ``to_snake_case(class name)``, made unique in order. We
+replay that naming over the config to map every path back to the layer it belongs to.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import struct
+import zipfile
+from typing import Any, Iterator, Mapping, Optional
+
+from ..errors import UnreadableArtifact
+from ..ir import Graph, ReaderFinding, WeightSpec
+from .keras_config import MODEL_CLASSES, graph_from_keras_config
+
+#: JSON members larger than this are not something Keras wrote.
+MAX_JSON_BYTES = 256 * 1024 * 1024
+#: No member of a model zip is larger than this (1 TiB).
+MAX_MEMBER_BYTES = 2**40
+#: A deflated weights member up to this size is simply read into memory.
+MAX_IN_MEMORY = 64 * 1024 * 1024
+#: Compression ratios above this mean a zip bomb, not a model.
+MAX_RATIO = 1000
+MAX_MEMBERS = 100_000
+
+
+def read(path: str) -> Graph:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableArtifact(f"not a readable zip file ({exc})", path) from None
+    with zf:
+        try:
+            return _read_zip(zf, path)
+        except UnreadableArtifact:
+            raise
+        except (KeyError, ValueError, TypeError, OSError, RuntimeError, AttributeError,
+                zipfile.BadZipFile, EOFError, struct.error) as exc:
+            text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise UnreadableArtifact(f"malformed .keras file ({text})", path) from None
+
+
+def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
+    infos = {i.filename: i for i in _checked_members(zf, path)}
+    if "config.json" not in infos:
+        raise UnreadableArtifact("zip holds no config.json (not a .keras model)", path)
+    config = _json_member(zf, infos["config.json"], path)
+    metadata = _json_member(zf, infos["metadata.json"], path) if "metadata.json" in infos else {}
+    version = metadata.get("keras_version") if isinstance(metadata, Mapping) else None
+    producer = f"keras {version}" if isinstance(version, str) else "keras (version not stored)"
+    weights: dict[str, list[WeightSpec]] = {}
+    findings: list[ReaderFinding] = []
+    if "model.weights.h5" in infos:
+        with _open_member(zf, infos["model.weights.h5"], path) as fh:
+            weights, unplaced = weights_by_layer(fh, config, path)
+        if unplaced:
+            findings.append(ReaderFinding(
+                "weights-unplaced", "warning", None,
+                f"{len(unplaced)} weight tensor(s) in model.weights.h5 match no layer of the "
+                f"config (e.g. {unplaced[0]}); they are reported as loose weights"))
+    else:
+        findings.append(ReaderFinding("no-weights", "info", None,
+                                      "the zip stores no model.weights.h5"))
+    major = _major(version) if isinstance(version, str) else 3
+    graph = graph_from_keras_config(config, weights, path=path, format="keras-zip",
+                                    producer=producer, keras_major=major)
+    if findings:
+        graph = Graph(format=graph.format, producer=graph.producer, name=graph.name,
+                      inputs=graph.inputs, outputs=graph.outputs, nodes=graph.nodes,
+                      findings=graph.findings + tuple(findings),
+                      loose_weights=graph.loose_weights)
+    return graph
+
+
+def _checked_members(zf: zipfile.ZipFile, path: str) -> list[zipfile.ZipInfo]:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise UnreadableArtifact(f"zip has more than {MAX_MEMBERS} members", path)
+    archive = os.path.getsize(path)
+    for info in infos:
+        if info.file_size > MAX_MEMBER_BYTES or info.compress_size > archive:
+            raise UnreadableArtifact(f"zip member {info.filename!r} claims an absurd size "
+                                     f"({info.file_size:,} bytes)", path)
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise UnreadableArtifact(f"zip member {info.filename!r} is stored but its sizes "
+                                     "disagree", path)
+        if (info.compress_type != zipfile.ZIP_STORED and info.file_size > 1024 * 1024
+                and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+            raise UnreadableArtifact(f"zip member {info.filename!r} claims to inflate "
+                                     f"{info.compress_size:,} bytes to {info.file_size:,}", path)
+    return infos
+
+
+def _json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Any:
+    from .keras_h5 import parse_config_json  # bounded size and depth, no hooks
+
+    if info.file_size > MAX_JSON_BYTES:
+        raise UnreadableArtifact(f"{info.filename} is larger than 256 MiB", path)
+    with zf.open(info) as fh:
+        raw = fh.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise UnreadableArtifact(f"{info.filename} is larger than 256 MiB", path)
+    return parse_config_json(raw, path)
+
+
+class _Window(io.RawIOBase):
+    """A read-only, seekable view of ``length`` bytes at ``start`` of an open file."""
+
+    def __init__(self, fh: Any, start: int, length: int) -> None:
+        self._fh, self._start, self._length, self._pos = fh, start, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._length}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = max(0, min(len(buffer), self._length - self._pos))
+        if n == 0:
+            return 0
+        self._fh.seek(self._start + self._pos)
+        data = self._fh.read(n)
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+class _Member:
+    """Context manager giving h5py a seekable file object over one zip member."""
+
+    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> None:
+        self.zf, self.info, self.path = zf, info, path
+        self._raw: Any = None
+
+    def __enter__(self) -> Any:
+        info = self.info
+        if info.compress_type == zipfile.ZIP_STORED:
+            self._raw = open(self.path, "rb")
+            self._raw.seek(info.header_offset)
+            header = self._raw.read(30)
+            if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                raise UnreadableArtifact(f"zip member {info.filename!r} has no local header",
+                                         self.path)
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            if start + info.file_size > os.path.getsize(self.path):
+                raise UnreadableArtifact(f"zip member {info.filename!r} runs past the end of "
+                                         "the file", self.path)
+            return _Window(self._raw, start, info.file_size)
+        if info.file_size <= MAX_IN_MEMORY:
+            with self.zf.open(info) as fh:
+                return io.BytesIO(fh.read(MAX_IN_MEMORY + 1))
+        self._raw = self.zf.open(info)  # seekable (re-inflates on backward seeks)
+        return self._raw
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+
+def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> _Member:
+    return _Member(zf, info, path)
+
+
+# --------------------------------------------------------------------------- weights
+
+def weights_by_layer(fileobj: Any, config: Any, path: str
+                     ) -> tuple[dict[str, list[WeightSpec]], list[str]]:
+    """Stored weight specs per top-level layer name from a Keras 3 weights file (a
+    ``model.weights.h5`` or a ``.weights.h5``), and the paths no layer of ``config`` claims."""
+    import h5py
+
+    try:
+        f = h5py.File(fileobj, "r")
+    except Exception as exc:  # libhdf5 raises many types for malformed files
+        raise UnreadableArtifact(f"model.weights.h5 is not readable HDF5 ({str(exc)[:120]})",
+                                 path) from None
+    with f:
+        tensors = list(vars_tensors(f))
+    owners = layer_paths(config) if isinstance(config, Mapping) else {}
+    prefixes = sorted(owners, key=len, reverse=True)
+    result: dict[str, list[WeightSpec]] = {}
+    unplaced: list[str] = []
+    for wpath, spec in tensors:
+        owner = next((p for p in prefixes if wpath.startswith(p + "/")), None)
+        if owner is None:
+            unplaced.append(wpath)
+            result.setdefault(wpath.rsplit("/vars/", 1)[0], []).append(spec)
+            continue
+        top, inner = owners[owner]
+        rel = wpath[len(owner) + 1:].replace("vars/", "")
+        # Named like the .h5's weight_names: "<layer>/<var>" ("<inner layer>/<var>" inside
+        # a nested model); the var is Keras's index, which pairing renames.
+        name = f"{inner or top}/{rel}"
+        result.setdefault(top, []).append(WeightSpec(name=name, shape=spec.shape,
+                                                     dtype=spec.dtype))
+    return result, unplaced
+
+
+def vars_tensors(root: Any) -> Iterator[tuple[str, WeightSpec]]:
+    """Every dataset under a ``vars`` group, as (path, spec), in Keras's save order."""
+    from .keras_h5 import _dtype
+
+    stack: list[tuple[str, Any]] = [("", root)]
+    seen = 0
+    while stack:
+        prefix, group = stack.pop()
+        keys = sorted(group.keys(), key=_natural)
+        subgroups = []
+        for key in keys:
+            seen += 1
+            if seen > 10_000_000:
+                raise ValueError("weights file has too many objects")
+            obj = group.get(key)
+            p = f"{prefix}/{key}" if prefix else key
+            if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+                if "vars" in p.split("/"):
+                    shape = tuple(int(d) for d in (obj.shape or ()))
+                    yield p, WeightSpec(name=p, shape=shape, dtype=_dtype(obj.dtype))
+            elif hasattr(obj, "keys"):
+                subgroups.append((p, obj))
+        stack.extend(reversed(subgroups))
+
+
+def _natural(key: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key))
+
+
+def to_snake_case(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_paths(model_config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Weights-file path of every layer -> (top-level layer name, innermost layer name or
+    "" for a top-level layer), replaying Keras 3's class-derived naming over the config."""
+    out: dict[str, tuple[str, str]] = {}
+    stack: list[tuple[Mapping[str, Any], str, Optional[str], int]] = [(model_config, "", None, 0)]
+    while stack:
+        spec, prefix, top, depth = stack.pop()
+        if depth > 32:
+            continue
+        cfg = spec.get("config")
+        layers = cfg.get("layers") if isinstance(cfg, Mapping) else cfg
+        if not isinstance(layers, list):
+            continue
+        used: dict[str, int] = {}
+        for layer in layers:
+            if not isinstance(layer, Mapping) or not isinstance(layer.get("class_name"), str):
+                continue
+            cls = layer["class_name"]
+            if spec.get("class_name") == "Sequential" and cls == "InputLayer":
+                continue  # Sequential.layers leaves its InputLayer out
+            base = to_snake_case(cls)
+            if base in used:
+                used[base] += 1
+                base = f"{base}_{used[base]}"
+            else:
+                used[base] = 0
+            lcfg = layer.get("config")
+            name = layer.get("name") or (lcfg.get("name") if isinstance(lcfg, Mapping) else None)
+            if not isinstance(name, str):
+                continue
+            lpath = f"{prefix}layers/{base}"
+            owner = top if top is not None else name
+            out[lpath] = (owner, "" if top is None else name)
+            if cls in MODEL_CLASSES:
+                stack.append((layer, lpath + "/", owner, depth + 1))
+    return out
+
+
+def _major(version: str) -> int:
+    try:
+        return int(version.split(".")[0])
+    except ValueError:
+        return 3
