@@ -20,8 +20,9 @@ $(TEST_STAMP): $(RUN_STAMP) pyproject.toml
 demo: $(RUN_STAMP)
 	$(VENV)/bin/memscan fixtures/keras3/vgg16.h5 --input 1024,1024,3
 
+# One worker per core; a module's tests stay on one worker (their module fixtures run once).
 test: $(TEST_STAMP) audit
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadscope
 
 # memscan as a pipeline gate over this repo's own fixtures (README: "memscan in a Makefile").
 # Fixtures that store no input size (*_notop models, two SavedModels) are audited at

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-
 
 def resnet50(h, w):
     import keras
@@ -89,4 +87,7 @@ def export(name: str, shape: tuple[int, ...], path: str) -> None:
 
 
 if __name__ == "__main__":  # python bench/models.py NAME DIMS PATH
+    # Set here, not at import: importing this module (bench/accuracy.py, its tests) must not
+    # switch the Keras backend of the importing process and its children.
+    os.environ.setdefault("KERAS_BACKEND", "torch")
     export(sys.argv[1], tuple(int(d) for d in sys.argv[2].split(",")), sys.argv[3])

@@ -44,7 +44,8 @@ CASES = [
 def live_results() -> list[dict]:
     proc = subprocess.run([sys.executable, "-c", LIVE % {"fixtures": str(FIXTURES)},
                            json.dumps(CASES)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                                      "KERAS_BACKEND": "tensorflow"})
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT")), None)
     assert line, proc.stderr[-2000:]
     return json.loads(line[len("RESULT"):])
