@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import UnreadableArtifact
+from .protowire import WireError, read_varint
 
 KEEP_ELEMENTS = 1024
 MAX_DEPTH = 64
@@ -95,19 +96,10 @@ class _Walker:
         return UnreadableArtifact(f"malformed ONNX file ({why})", self.path)
 
     def varint(self, pos: int, end: int) -> tuple[int, int]:
-        buf = self.buf
-        result = shift = 0
-        while True:
-            if pos >= end:
-                raise self.bad("truncated varint")
-            b = buf[pos]
-            pos += 1
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result, pos
-            shift += 7
-            if shift >= 70:
-                raise self.bad("varint longer than 10 bytes")
+        try:
+            return read_varint(self.buf, pos, end)
+        except WireError as exc:
+            raise self.bad(str(exc)) from None
 
     def fields(self, start: int, end: int):
         """Yield (field number, wire type, value start, value end or varint value, field start)."""

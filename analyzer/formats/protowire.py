@@ -17,11 +17,13 @@ class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
 
 
-def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """The varint at ``pos`` and the position after it (at most 10 bytes)."""
+def read_varint(buf: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
+    """The varint at ``pos`` and the position after it (at most 10 bytes, none past ``end``,
+    by default the end of ``buf``)."""
+    limit = len(buf) if end is None else end
     result = shift = 0
     for i in range(10):
-        if pos >= len(buf):
+        if pos >= limit:
             raise WireError("truncated varint")
         b = buf[pos]
         pos += 1
