@@ -87,10 +87,12 @@ def _batch_of(graph: Graph, shapes: Mapping[str, tuple]) -> int:
 
 def loose_weight_figures(weights: Sequence[WeightSpec], plan: DtypePlan = DtypePlan()
                          ) -> list[LayerFigures]:
-    """Rows for weights no node holds (weights-only files), grouped by their layer name."""
+    """Rows for weights no node holds (weights-only files, ONNX initializers no node reads),
+    grouped by their layer name: the first part of a ``layer/var`` path (ONNX names such as
+    ``/block/conv/w`` start with a slash)."""
     groups: dict[str, list[WeightSpec]] = {}
     for w in weights:
-        groups.setdefault(w.name.split("/", 1)[0], []).append(w)
+        groups.setdefault(w.name.lstrip("/").split("/", 1)[0] or w.name, []).append(w)
     rows = []
     for layer, ws in groups.items():
         n = sum(w.size for w in ws)

@@ -142,3 +142,13 @@ def test_nested_model_rows(framework: str) -> None:
     assert rows["inner"].output_shapes == [[1, 4], [1, 4]]  # called twice
     assert rows["shared"].params == 16 * 8 + 8  # shared weights counted once
     assert rows["inner"].params == 8 * 4 + 4
+
+
+def test_loose_weights_grouped_by_layer_even_with_a_leading_slash() -> None:
+    from analyzer.analysis import loose_weight_figures
+    from analyzer.ir import WeightSpec
+
+    rows = loose_weight_figures([WeightSpec("/block/conv/w", (3, 4)),
+                                 WeightSpec("/block/conv/b", (4,)),
+                                 WeightSpec("dense/kernel", (2, 2)), WeightSpec("/", (5,))])
+    assert [(f.row.name, f.row.params) for f in rows] == [("block", 16), ("dense", 4), ("/", 5)]
