@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..ir import Shape
-from .keras_rules import _axes, _known, broadcast
+from .keras_rules import _axes, _known, broadcast, merge
 from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, rule
 
 Dim = Optional[int]
@@ -93,11 +93,8 @@ _ELEMENTWISE_TF = frozenset({
 })
 
 
-@rule(*_ELEMENTWISE_OPS)
-def elementwise_op(call: RuleCall) -> RuleResult:
-    if not call.inputs:
-        raise ShapeError(f"{call.node.op} has no tensor input")
-    return RuleResult([broadcast(call.inputs, call.node.op)])
+# Keras 3's raw elementwise ops broadcast like the merge layers: the same rule.
+rule(*_ELEMENTWISE_OPS)(merge)
 
 
 @rule("TFOpLambda")
