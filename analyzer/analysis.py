@@ -10,6 +10,7 @@ from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
+from .macs import macs_by_layer
 from .memory import LayerFigures, layer_figures, totals
 from .report import InputInfo, LayerRow, ModelInfo, Report, Totals
 from .shapes.infer import infer
@@ -43,6 +44,7 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
     live = liveness(inference, plan)
     _add_live_bytes(figures, live)
     tot = _memory_totals(totals(figures), figures, live, optimizer)
+    tot = _add_macs(tot, figures, macs_by_layer(inference))
     findings = run_checks(graph, inference, figures, tot)
     batch_value = batch if batch is not None else _batch_of(graph, shapes)
     return Report(
@@ -61,6 +63,15 @@ def _add_live_bytes(figures: list[LayerFigures], live: Liveness) -> None:
     for f in figures:
         f.row.live_bytes_after = live.row_after.get(f.row.name)
         f.row.live_bytes_peak = live.row_peak.get(f.row.name)
+
+
+def _add_macs(tot: Totals, figures: list[LayerFigures],
+              per_layer: Mapping[str, Optional[int]]) -> Totals:
+    for f in figures:
+        f.row.macs = per_layer.get(f.row.name, 0)
+    counts = [f.row.macs for f in figures]
+    return replace(tot, macs=sum(c for c in counts if c is not None),
+                   layers_with_unknown_macs=sum(1 for c in counts if c is None))
 
 
 def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,

@@ -10,7 +10,7 @@ from ..report import Report
 from . import layers
 from .summary import OPTIONAL_TOTALS, rows
 from .svgchart import chart
-from .units import mib
+from .units import macs, mib
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -118,6 +118,8 @@ def _totals(rep: Report) -> str:
         v = getattr(t, key, None)
         if v is not None:
             items.append((title.replace(" MiB", ""), f"{mib(v)} MiB ({v:,} bytes)"))
+    items.append(("multiply-accumulates" + (" (at least)" if t.layers_with_unknown_macs else ""),
+                  f"{macs(t.macs)} ({t.macs:,})"))
     if t.layers_with_unknown_shapes:
         items.append(("layers of unknown size (not in the sums)",
                       str(t.layers_with_unknown_shapes)))

@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..audit import Audit, ArtifactResult
 from ..report import Report
-from .units import mib
+from .units import macs, mib
 
 #: Optional totals other parts of memscan may fill: key -> column title.
 OPTIONAL_TOTALS = {
@@ -38,6 +38,7 @@ def columns(audit: Audit) -> list[Column]:
         if any(getattr(rep.totals, key, None) is not None for rep in audit.reports):
             cols.append(Column(title, _rep(lambda rep, k=key: mib(getattr(rep.totals, k, None))),
                                True))
+    cols.append(Column("MACs", _rep(macs_cell), True))
     if audit.gate.budget is not None:
         cols.append(Column(f"budget ({audit.gate.metric} ≤ {audit.gate.budget.label})",
                            lambda r: budget_cell(r, audit)))
@@ -54,6 +55,11 @@ def rows(audit: Audit) -> tuple[list[str], list[list[str]], list[bool]]:
 
 def _rep(fn: Callable[[Report], str]) -> Callable[[ArtifactResult], str]:
     return lambda r: fn(r.report) if r.report is not None else "-"
+
+
+def macs_cell(rep: Report) -> str:
+    """Total MACs; ``≥`` when some layer's count is unknown."""
+    return ("≥ " if rep.totals.layers_with_unknown_macs else "") + macs(rep.totals.macs)
 
 
 def budget_cell(r: ArtifactResult, audit: Audit) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ..report import Report
-from .units import MIB, mib, shapes_text
+from .units import MIB, macs, mib, shapes_text
 
 
 def render(report: Report) -> str:
@@ -19,13 +19,14 @@ def render(report: Report) -> str:
     headers = ["layer", "type", "output shape", "params"]
     if show_stored:
         headers.append("stored params")
-    headers += ["param MiB", "activation MiB", "live MiB after"]
+    headers += ["param MiB", "activation MiB", "live MiB after", "MACs"]
     rows = []
     for r in report.layers:
         row = [r.name, r.type, shapes_text(r.output_shapes), f"{r.params:,}"]
         if show_stored:
             row.append(f"{r.stored_params:,}")
-        row += [mib(r.param_bytes), mib(r.activation_bytes), mib(r.live_bytes_after)]
+        row += [mib(r.param_bytes), mib(r.activation_bytes), mib(r.live_bytes_after),
+                macs(r.macs)]
         rows.append(row)
     lines.append(tabulate(rows, headers=headers, disable_numparse=True,
                           colalign=("left", "left", "left") + ("right",) * (len(headers) - 3)))
@@ -53,6 +54,9 @@ def render(report: Report) -> str:
          f"of param memory; {mib(t.non_trainable_param_bytes, 2)} MiB not trained "
          "(moving statistics, frozen layers)"],
     ]
+    total_rows.append(["MACs", macs(t.macs), f"{t.macs:,} multiply-accumulates"
+                       + (f", at least: {t.layers_with_unknown_macs} layers unknown"
+                          if t.layers_with_unknown_macs else "")])
     if t.layers_with_unknown_shapes:
         total_rows.append(["unknown", f"{t.layers_with_unknown_shapes} layers",
                            "activation bytes unknown, not in the sums"])
