@@ -18,7 +18,7 @@ from . import formats
 from .errors import MemscanError
 
 #: Extensions that say "this is meant to be a model": unreadable ones are errors, not skips.
-MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".onnx")
+MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".onnx", ".tflite")
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,11 @@ def liveness(inference: GraphInference, plan: DtypePlan = DtypePlan()) -> Livene
                                       plan.activation(graph.known_dtypes.get(spec.name,
                                                                              spec.dtype)))
               for spec in graph.inputs}
-    return plan_steps(steps, inputs, outputs, planner)
+    live = plan_steps(steps, inputs, outputs, planner)
+    arena = ARENAS.get(graph.format)
+    if arena is not None:
+        live.arena_bytes = arena(steps, inputs, outputs)
+    return live
 
 
 def plan_steps(steps: Sequence[Step], inputs: dict[str, Optional[int]],
@@ -289,6 +293,9 @@ def order(*formats: str):
 
 #: Graph format -> how its usual runtime assigns buffers (default: ``lifetimes``).
 PLANNERS: dict[str, Planner] = {}
+#: Graph format -> its runtime's own arena layout, where it differs from ``greedy_arena``
+#: (TFLite: alignment, ordering and gap rules of its planner; ``tflite_plan``).
+ARENAS: dict[str, Callable[[Sequence[Step], dict[str, Optional[int]], Sequence[str]], int]] = {}
 
 
 _LOADED = False
@@ -298,4 +305,5 @@ def _load_runtime_models() -> None:
     global _LOADED
     if not _LOADED:
         from . import onnxruntime_plan  # noqa: F401  (registers on import)
+        from . import tflite_plan  # noqa: F401  (registers on import)
         _LOADED = True

@@ -22,6 +22,7 @@ READERS: dict[str, str] = {
     "onnx": "analyzer.formats.onnx_reader",
     "savedmodel": "analyzer.formats.savedmodel",
     "keras-zip": "analyzer.formats.keras_zip",
+    "tflite": "analyzer.formats.tflite",
 }
 
 Detector = Callable[[str, bytes], Optional[str]]
@@ -45,6 +46,14 @@ def _savedmodel(path: str, head: bytes) -> Optional[str]:
     from .savedmodel import saved_model_dir
 
     return "savedmodel" if saved_model_dir(path) else None
+
+
+@detector
+def _tflite(path: str, head: bytes) -> Optional[str]:
+    # A flatbuffer with TFLite's file identifier "TFL3" at bytes 4..8 (before ONNX, which has
+    # no magic and would try to parse it as protobuf).
+    from .tflite import looks_like_tflite
+    return "tflite" if os.path.isfile(path) and looks_like_tflite(head) else None
 
 
 @detector
@@ -90,7 +99,7 @@ def detect(path: str) -> str:
     if os.path.isdir(path):
         raise UnreadableArtifact("folder holds no model memscan can read", path)
     raise UnreadableArtifact("not a model memscan can read (expected Keras .h5/.keras, "
-                             "SavedModel or ONNX)", path)
+                             "SavedModel, ONNX or TFLite)", path)
 
 
 def load(path: str, **options: object) -> Graph:

@@ -85,4 +85,5 @@ def _load_rule_modules() -> None:
         from . import onnx_rules  # noqa: F401  (registers "onnx:" rules on import)
         from . import keras_rules_misc  # noqa: F401
         from . import keras_rules_seq  # noqa: F401
+        from . import tflite_rules  # noqa: F401  (registers "tflite:" rules on import)
         _LOADED = True

@@ -1,0 +1,194 @@
+"""TFLite's memory planner, replayed: the arena its interpreter allocates for a .tflite graph.
+
+Follows tensorflow/lite/arena_planner.cc (ArenaPlanner::PlanAllocations,
+CreateTensorAllocationVector, CalculateAllocations) and simple_memory_arena.cc
+(SimpleMemoryArena::Allocate), TF 2.21:
+
+- every non-constant tensor is planned in one non-persistent arena (kTfLiteArenaRw), each at
+  an offset aligned to 64 bytes (kDefaultTensorAlignment); variable tensors go to the
+  persistent arena instead (not in this figure);
+- a tensor lives from the node that first writes it to the node that drops its last
+  reference (inclusive). Graph inputs are allocated at node 0 and never released; graph
+  outputs are never released; a tensor that nothing reads is never released either (its
+  reference count never reaches 0);
+- tensors that live the whole run go first, in index order; the rest by size, largest first,
+  ties by the node that allocates them;
+- each takes the smallest gap between the already placed tensors whose lifetimes overlap
+  its own (scanning them by offset, stopping at a gap of zero), else the end; the arena is
+  the highest end reached.
+
+Kernel temporaries (scratch tensors a kernel adds in Prepare, alive during its node only) are
+replayed for the kernels in ``SCRATCH``: CONV_2D's im2col (tensorflow/lite/kernels/conv.cc,
+needed unless the filter is 1×1 with stride and dilation 1) and MEAN's index/axis/sum
+buffers (reduce.cc). Not replayed (docs/accuracy.md says what each costs): other kernels'
+temporaries (the LSTM's scratch), the in-place reuse TF 2.13+ grants some ops'
+outputs (IdentifyInPlaceTensors), and the re-planning in segments when a tensor's shape is
+only known while the graph runs (dynamic tensors are placed outside the arena).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+from .ir import dtype_bytes
+from .liveness import ARENAS, PLANNERS, Buffer, Step
+
+#: kDefaultTensorAlignment (tensorflow/lite/core/c/common.h).
+ALIGNMENT = 64
+#: kNodeNotAssigned: a tensor never released.
+NEVER = 2**31 - 1
+
+
+def align(offset: int, alignment: int = ALIGNMENT) -> int:
+    return -(-offset // alignment) * alignment
+
+
+@dataclass
+class Planned:
+    """One tensor's plan: [first, last] nodes (inclusive, NEVER for never released)."""
+
+    index: int
+    id: str
+    nbytes: int
+    first: int
+    last: int
+    offset: int = 0
+
+    @property
+    def whole_run(self) -> bool:
+        return self.first == 0 and self.last == NEVER
+
+
+def plan_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]],
+                 outputs: Sequence[str]) -> list[Planned]:
+    """ArenaPlanner::PlanAllocations: first and last node of every arena tensor."""
+    refs: dict[str, int] = {}
+    for tid in list(outputs) + list(inputs):
+        refs[tid] = refs.get(tid, 0) + 1
+    for st in steps:
+        for tid in st.inputs:
+            refs[tid] = refs.get(tid, 0) + 1
+    planned: dict[str, Planned] = {}
+    order: list[str] = []
+
+    def allocate(tid: str, node: int, nbytes: Optional[int]) -> None:
+        if tid not in planned:
+            planned[tid] = Planned(len(order), tid, nbytes or 0, node, NEVER)
+            order.append(tid)
+
+    for tid, nbytes in inputs.items():
+        allocate(tid, 0, nbytes)
+    for i, st in enumerate(steps):
+        for tid, nbytes in zip(st.outputs, st.output_bytes):
+            allocate(tid, i, nbytes)
+        for k, nbytes in enumerate(scratch(st)):
+            tid = f"{st.outputs[0] if st.outputs else i}#temporary{k}"
+            allocate(tid, i, nbytes)
+            planned[tid].last = i
+        for tid in st.inputs:
+            if tid in refs:
+                refs[tid] -= 1
+                if refs[tid] == 0 and tid in planned and planned[tid].last == NEVER:
+                    planned[tid].last = i
+    return [planned[t] for t in order]
+
+
+Scratch = Callable[[Step], list[int]]
+#: TFLite op -> bytes of each temporary its kernel adds (float and int8 kernels alike).
+SCRATCH: dict[str, Scratch] = {}
+
+
+def scratch_of(*ops: str) -> Callable[[Scratch], Scratch]:
+    def register(fn: Scratch) -> Scratch:
+        for op in ops:
+            SCRATCH[op] = fn
+        return fn
+    return register
+
+
+def scratch(step: Step) -> list[int]:
+    fn = SCRATCH.get(step.op)
+    if fn is None or not step.output_shapes or step.output_shapes[0] is None:
+        return []
+    try:
+        return fn(step)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+        return []
+
+
+@scratch_of("CONV_2D")
+def im2col(step: Step) -> list[int]:
+    """conv.cc: im2col (batch, out h, out w, kh·kw·in channels) at the input's dtype."""
+    if not step.weight_shapes:
+        return []
+    _, kh, kw, cin = step.weight_shapes[0]
+    c = step.config
+    unit = (kh == kw == 1 and c.get("stride_h", 1) == c.get("stride_w", 1) == 1
+            and c.get("dilation_h_factor", 1) == c.get("dilation_w_factor", 1) == 1)
+    if unit:
+        return []
+    out = step.output_shapes[0]
+    dtype = step.output_dtypes[0] if step.output_dtypes else "float32"
+    return [math.prod(out[:-1]) * kh * kw * cin * dtype_bytes(dtype)]
+
+
+@scratch_of("MEAN")
+def reduce_temporaries(step: Step) -> list[int]:
+    """reduce.cc: temp index (input rank), resolved axes, temp sum (output elements), int32
+    or float32, 4 bytes each."""
+    axes = len(step.config.get("const_inputs", {}).get("1", ()))
+    out = step.output_shapes[0]
+    rank = len(out) if step.config.get("keep_dims") else len(out) + axes
+    return [4 * rank, 4 * axes, 4 * math.prod(out)]
+
+
+def allocation_order(tensors: list[Planned]) -> list[Planned]:
+    """CreateTensorAllocationVector: whole-run tensors by index, then largest first."""
+    return sorted(tensors, key=lambda t: (0, t.index, 0) if t.whole_run
+                  else (1, -t.nbytes, t.first))
+
+
+def place(tensors: list[Planned], alignment: int = ALIGNMENT) -> int:
+    """SimpleMemoryArena::Allocate for each tensor in allocation order; the high-water mark."""
+    active: list[Planned] = []  # placed, kept sorted by offset
+    high = 0
+    for t in allocation_order(tensors):
+        if t.nbytes == 0:
+            continue
+        best: Optional[int] = None
+        best_fit: Optional[int] = None
+        current = 0
+        for other in active:
+            if other.last < t.first or other.first > t.last:
+                continue
+            aligned = align(current, alignment)
+            if aligned + t.nbytes <= other.offset and \
+                    (best_fit is None or other.offset - aligned < best_fit):
+                best = aligned
+                best_fit = other.offset - current
+            current = max(current, other.offset + other.nbytes)
+            if best_fit == 0:
+                break
+        t.offset = align(current, alignment) if best is None else best
+        high = max(high, t.offset + t.nbytes)
+        pos = next((k for k, o in enumerate(active) if o.offset > t.offset), len(active))
+        active.insert(pos, t)
+    return high
+
+
+def tflite_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
+                   outputs: Sequence[str]) -> list[Buffer]:
+    """The planned tensors as liveness buffers (never released: to the end of the run)."""
+    n = len(steps)
+    return [Buffer(t.id, t.nbytes, t.first, n if t.last == NEVER else t.last)
+            for t in plan_tensors(steps, inputs, outputs)]
+
+
+def tflite_arena(steps: Sequence[Step], inputs: dict[str, Optional[int]],
+                 outputs: Sequence[str]) -> int:
+    return place(plan_tensors(steps, inputs, outputs))
+
+
+PLANNERS["tflite"] = tflite_buffers
+ARENAS["tflite"] = tflite_arena
