@@ -5,8 +5,9 @@ CreateTensorAllocationVector, CalculateAllocations) and simple_memory_arena.cc
 (SimpleMemoryArena::Allocate), TF 2.21:
 
 - every non-constant tensor is planned in one non-persistent arena (kTfLiteArenaRw), each at
-  an offset aligned to 64 bytes (kDefaultTensorAlignment); variable tensors go to the
-  persistent arena instead (not in this figure);
+  an offset aligned to 64 bytes (kDefaultTensorAlignment); variable tensors and the outputs
+  of DEQUANTIZE/DENSIFY on a constant go to the persistent arena instead (not in this
+  figure);
 - a tensor lives from the node that first writes it to the node that drops its last
   reference (inclusive). Graph inputs are allocated at node 0 and never released; graph
   outputs are never released; a tensor that nothing reads is never released either (its
@@ -20,9 +21,9 @@ CreateTensorAllocationVector, CalculateAllocations) and simple_memory_arena.cc
 Kernel temporaries (scratch tensors a kernel adds in Prepare, alive during its node only) are
 replayed for the kernels in ``SCRATCH``: CONV_2D's im2col (tensorflow/lite/kernels/conv.cc,
 needed unless the filter is 1×1 with stride and dilation 1) and MEAN's index/axis/sum
-buffers (reduce.cc). Not replayed (docs/accuracy.md says what each costs): other kernels'
-temporaries (the LSTM's scratch), the in-place reuse TF 2.13+ grants some ops'
-outputs (IdentifyInPlaceTensors), and the re-planning in segments when a tensor's shape is
+buffers (reduce.cc). Outputs that take over an input's buffer (IdentifyInPlaceTensors) are replayed for the ops in
+``IN_PLACE``. Not replayed (docs/accuracy.md says what each costs): other kernels'
+temporaries (the LSTM's scratch), and the re-planning in segments when a tensor's shape is
 only known while the graph runs (dynamic tensors are placed outside the arena).
 """
 from __future__ import annotations
@@ -36,6 +37,9 @@ from .liveness import ARENAS, PLANNERS, Buffer, Step
 
 #: kDefaultTensorAlignment (tensorflow/lite/core/c/common.h).
 ALIGNMENT = 64
+#: Ops whose output is computed once, in the persistent arena, when their input is a constant
+#: (dequantize.cc, densify.cc: float16/sparse weights expanded at load time).
+PERSISTENT_WHEN_CONSTANT = frozenset({"DEQUANTIZE", "DENSIFY"})
 #: kNodeNotAssigned: a tensor never released.
 NEVER = 2**31 - 1
 
@@ -60,15 +64,45 @@ class Planned:
         return self.first == 0 and self.last == NEVER
 
 
+#: Ops whose output may take over an input's buffer (IdentifyInPlaceTensors; the kernels'
+#: inplace_operator flags): op -> (input positions that may be shared, data modified).
+#: Measured on TF 2.21's interpreter: ADD and MUL share an input, RESHAPE, EXPAND_DIMS and
+#: SQUEEZE reinterpret theirs.
+IN_PLACE: dict[str, tuple[tuple[int, ...], bool]] = {
+    "ADD": ((0, 1), True), "MUL": ((0, 1), True),
+    "RESHAPE": ((0,), False), "EXPAND_DIMS": ((0,), False), "SQUEEZE": ((0,), False),
+}
+#: kScalarTensorBytes: a modified input this small is never shared.
+SCALAR_BYTES = 4
+
+
 def plan_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]],
                  outputs: Sequence[str]) -> list[Planned]:
-    """ArenaPlanner::PlanAllocations: first and last node of every arena tensor."""
-    refs: dict[str, int] = {}
+    """ArenaPlanner::PlanAllocations: first and last node of every arena tensor, outputs
+    that share an input's buffer (IdentifyInPlaceTensors) left out."""
+    sizes: dict[str, int] = {t: n or 0 for t, n in inputs.items()}
+    shapes: dict[str, tuple] = {}
+    for st in steps:
+        sizes.update((t, n or 0) for t, n in zip(st.outputs, st.output_bytes))
+        shapes.update((t, s) for t, s in zip(st.outputs, st.output_shapes) if s is not None)
+    base: dict[str, int] = {}
     for tid in list(outputs) + list(inputs):
-        refs[tid] = refs.get(tid, 0) + 1
+        base[tid] = base.get(tid, 0) + 1
+    uses = dict(base)
     for st in steps:
         for tid in st.inputs:
-            refs[tid] = refs.get(tid, 0) + 1
+            if tid:
+                uses[tid] = uses.get(tid, 0) + 1
+    shared = _in_place(steps, sizes, uses, set(inputs), set(outputs))
+
+    def find(tid: str) -> str:
+        return shared.get(tid, tid)
+
+    refs = dict(base)
+    for st in steps:
+        for tid in st.inputs:
+            if tid:
+                refs[find(tid)] = refs.get(find(tid), 0) + 1
     planned: dict[str, Planned] = {}
     order: list[str] = []
 
@@ -80,21 +114,60 @@ def plan_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]],
     for tid, nbytes in inputs.items():
         allocate(tid, 0, nbytes)
     for i, st in enumerate(steps):
+        if st.op in PERSISTENT_WHEN_CONSTANT and st.weight_shapes:
+            continue  # computed once in Prepare into the persistent arena
         for tid, nbytes in zip(st.outputs, st.output_bytes):
             allocate(tid, i, nbytes)
-        for k, nbytes in enumerate(scratch(st)):
+        for k, nbytes in enumerate(scratch(st, shapes)):
             tid = f"{st.outputs[0] if st.outputs else i}#temporary{k}"
             allocate(tid, i, nbytes)
             planned[tid].last = i
         for tid in st.inputs:
-            if tid in refs:
-                refs[tid] -= 1
-                if refs[tid] == 0 and tid in planned and planned[tid].last == NEVER:
-                    planned[tid].last = i
-    return [planned[t] for t in order]
+            t = find(tid)
+            if t in refs:
+                refs[t] -= 1
+                if refs[t] == 0 and t in planned and planned[t].last == NEVER:
+                    planned[t].last = i
+    return [planned[t] for t in order
+            if not (t in shared and sizes.get(shared[t]) == planned[t].nbytes)]
 
 
-Scratch = Callable[[Step], list[int]]
+def _in_place(steps: Sequence[Step], sizes: dict[str, int], uses: dict[str, int],
+              graph_inputs: set[str], graph_outputs: set[str]) -> dict[str, str]:
+    """IdentifyInPlaceTensors: output id -> the tensor whose buffer it takes."""
+    shared: dict[str, str] = {}
+    for st in steps:
+        rule = IN_PLACE.get(st.op)
+        if rule is None or not st.outputs:
+            continue
+        positions, changed = rule
+        out = st.outputs[0]
+        if out in graph_outputs:
+            continue
+        chosen = None
+        for k in positions:
+            if k >= len(st.inputs) or not st.inputs[k]:
+                continue
+            tid = st.inputs[k]
+            if tid not in sizes or tid in graph_inputs:
+                continue  # a constant (read-only) or a graph input is never taken over
+            if changed and (sizes[tid] != sizes.get(out) or sizes[tid] <= SCALAR_BYTES
+                            or uses.get(tid, 0) > 1):
+                continue
+            chosen = tid
+            break
+        if chosen is None:
+            continue
+        actual = shared.get(chosen, chosen)
+        if changed and uses.get(actual, 0) > 1:
+            continue
+        shared[out] = actual
+    return shared
+
+
+#: A kernel's temporaries from its step and the shapes of the graph's computed tensors (a
+#: filter may be one: DEQUANTIZE of float16 weights).
+Scratch = Callable[[Step, dict[str, tuple]], list[int]]
 #: TFLite op -> bytes of each temporary its kernel adds (float and int8 kernels alike).
 SCRATCH: dict[str, Scratch] = {}
 
@@ -107,22 +180,25 @@ def scratch_of(*ops: str) -> Callable[[Scratch], Scratch]:
     return register
 
 
-def scratch(step: Step) -> list[int]:
+def scratch(step: Step, shapes: dict[str, tuple]) -> list[int]:
     fn = SCRATCH.get(step.op)
     if fn is None or not step.output_shapes or step.output_shapes[0] is None:
         return []
     try:
-        return fn(step)
+        return fn(step, shapes)
     except (TypeError, ValueError, IndexError, KeyError, AttributeError):
         return []
 
 
 @scratch_of("CONV_2D")
-def im2col(step: Step) -> list[int]:
+def im2col(step: Step, shapes: dict[str, tuple]) -> list[int]:
     """conv.cc: im2col (batch, out h, out w, kh·kw·in channels) at the input's dtype."""
-    if not step.weight_shapes:
-        return []
-    _, kh, kw, cin = step.weight_shapes[0]
+    filt = shapes.get(step.inputs[1]) if len(step.inputs) > 1 else None
+    if filt is None:
+        if not step.weight_shapes:
+            return []
+        filt = step.weight_shapes[0]
+    _, kh, kw, cin = filt
     c = step.config
     unit = (kh == kw == 1 and c.get("stride_h", 1) == c.get("stride_w", 1) == 1
             and c.get("dilation_h_factor", 1) == c.get("dilation_w_factor", 1) == 1)
@@ -134,7 +210,7 @@ def im2col(step: Step) -> list[int]:
 
 
 @scratch_of("MEAN")
-def reduce_temporaries(step: Step) -> list[int]:
+def reduce_temporaries(step: Step, shapes: dict[str, tuple]) -> list[int]:
     """reduce.cc: temp index (input rank), resolved axes, temp sum (output elements), int32
     or float32, 4 bytes each."""
     axes = len(step.config.get("const_inputs", {}).get("1", ()))

@@ -132,7 +132,7 @@ def elementwise_binary(call: RuleCall) -> RuleResult:
      "HARD_SWISH", "SOFTMAX", "LOG_SOFTMAX", "QUANTIZE", "DEQUANTIZE", "EXP", "SQRT", "RSQRT",
      "ABS", "NEG", "CAST", "GELU", "ELU", "FLOOR", "CEIL", "ROUND", "L2_NORMALIZATION",
      "LOCAL_RESPONSE_NORMALIZATION", "SQUARE", "SIN", "COS", "LOG", "LOGICAL_NOT", "SIGN",
-     "ZEROS_LIKE", "ONES_LIKE", "FAKE_QUANT")
+     "ZEROS_LIKE", "ONES_LIKE", "FAKE_QUANT", "DENSIFY")
 def elementwise_unary(call: RuleCall) -> RuleResult:
     return _out(_in(call, 0))
 
