@@ -244,7 +244,7 @@ class _Reader:
         dtype = DTYPES[kind] if 0 <= kind < len(DTYPES) else f"tflite-type-{kind}"
         buf = t.Buffer()
         nbytes = self.buffer_bytes(buf)
-        name = (t.Name() or b"").decode("utf-8", "replace")[:300] or f"tensor_{i}"
+        name = (t.Name() or b"").decode("utf-8", "replace")[:4000] or f"tensor_{i}"
         q = t.Quantization()
         scales = q.ScaleLength() if q is not None else 0
         values = None
