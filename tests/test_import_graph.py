@@ -126,4 +126,5 @@ def test_readers_never_import_shapes() -> None:
     """Nothing under formats/ imports the op registry, a rule module or a shape engine."""
     bad = {m: sorted(t for t in targets if t.startswith("analyzer.shapes"))
            for m, targets in import_edges().items() if m.startswith("analyzer.formats")}
-    assert not {m: t for m, t in bad.items() if t}
+    offenders = {m: t for m, t in bad.items() if t}
+    assert not offenders, f"readers importing shapes: {offenders}"
