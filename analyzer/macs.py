@@ -92,15 +92,9 @@ def macs_of(dialect: str, *ops: str) -> Callable[[MacFn], MacFn]:
     return register
 
 
-_LEGACY_DIALECTS = {"onnx:": "onnx", "tflite:": "tflite"}
-
-
 def dialect_of(graph: Graph) -> str:
-    """The graph's op vocabulary: ``Graph.dialect`` where the IR carries it, else its rule
-    prefix (ONNX), else Keras (graph-only SavedModel rows carry "tf." ops none of which
-    is registered here)."""
-    return (getattr(graph, "dialect", "") or _LEGACY_DIALECTS.get(graph.rule_prefix)
-            or "keras")
+    """The graph's op vocabulary (TF graphs: rows of fused "tf." ops, none registered here)."""
+    return graph.dialect
 
 
 def node_macs(dialect: str, call: MacCall) -> Optional[int]:

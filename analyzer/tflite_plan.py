@@ -22,7 +22,7 @@ Kernel temporaries (scratch tensors a kernel adds in Prepare, alive during its n
 replayed for the kernels in ``SCRATCH``: CONV_2D's im2col (tensorflow/lite/kernels/conv.cc,
 needed unless the filter is 1×1 with stride and dilation 1) and MEAN's index/axis/sum
 buffers (reduce.cc). Outputs that take over an input's buffer (IdentifyInPlaceTensors) are replayed for the ops in
-``IN_PLACE``. Not replayed (docs/accuracy.md says what each costs): other kernels'
+``_sharing`` (from the op facts the tflite rule module declares). Not replayed (docs/accuracy.md says what each costs): other kernels'
 temporaries (the LSTM's scratch), and the re-planning in segments when a tensor's shape is
 only known while the graph runs (dynamic tensors are placed outside the arena).
 """
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from .ir import dtype_bytes
-from .liveness import ARENAS, PLANNERS, Buffer, Step
+from .runtime_model import Buffer, Placement, RuntimeModel, Step
 
 #: kDefaultTensorAlignment (tensorflow/lite/core/c/common.h).
 ALIGNMENT = 64
@@ -64,16 +64,19 @@ class Planned:
         return self.first == 0 and self.last == NEVER
 
 
-#: Ops whose output may take over an input's buffer (IdentifyInPlaceTensors; the kernels'
-#: inplace_operator flags): op -> (input positions that may be shared, data modified).
-#: Measured on TF 2.21's interpreter: ADD and MUL share an input, RESHAPE, EXPAND_DIMS and
-#: SQUEEZE reinterpret theirs.
-IN_PLACE: dict[str, tuple[tuple[int, ...], bool]] = {
-    "ADD": ((0, 1), True), "MUL": ((0, 1), True),
-    "RESHAPE": ((0,), False), "EXPAND_DIMS": ((0,), False), "SQUEEZE": ((0,), False),
-}
 #: kScalarTensorBytes: a modified input this small is never shared.
 SCALAR_BYTES = 4
+
+
+def _sharing(step: Step) -> Optional[tuple[tuple[int, ...], bool]]:
+    """Which inputs the step's output may take over, and whether it modifies the data, from
+    its op facts: ``may_run_in_place`` (ADD, MUL: either input, modified) and
+    ``aliases_input`` (RESHAPE, SQUEEZE, EXPAND_DIMS: input 0, unmodified)."""
+    if step.facts.may_run_in_place:
+        return (0, 1), True
+    if step.facts.aliases_input:
+        return (0,), False
+    return None
 
 
 def plan_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]],
@@ -137,7 +140,7 @@ def _in_place(steps: Sequence[Step], sizes: dict[str, int], uses: dict[str, int]
     """IdentifyInPlaceTensors: output id -> the tensor whose buffer it takes."""
     shared: dict[str, str] = {}
     for st in steps:
-        rule = IN_PLACE.get(st.op)
+        rule = _sharing(st)
         if rule is None or not st.outputs:
             continue
         positions, changed = rule
@@ -255,16 +258,21 @@ def place(tensors: list[Planned], alignment: int = ALIGNMENT) -> int:
 
 def tflite_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
                    outputs: Sequence[str]) -> list[Buffer]:
-    """The planned tensors as liveness buffers (never released: to the end of the run)."""
+    """The planned tensors as buffers, in tensor order (never released: to the end, ``n``)."""
     n = len(steps)
     return [Buffer(t.id, t.nbytes, t.first, n if t.last == NEVER else t.last)
             for t in plan_tensors(steps, inputs, outputs)]
 
 
-def tflite_arena(steps: Sequence[Step], inputs: dict[str, Optional[int]],
-                 outputs: Sequence[str]) -> int:
-    return place(plan_tensors(steps, inputs, outputs))
+def tflite_placements(buffers: list[Buffer]) -> list[Placement]:
+    """SimpleMemoryArena's placement of ``tflite_buffers``' output (its order is the index)."""
+    n = max((b.end for b in buffers), default=0)
+    tensors = [Planned(i, b.id, b.nbytes, b.start, NEVER if b.end >= n else b.end)
+               for i, b in enumerate(buffers)]
+    place(tensors)
+    return [Placement(t.id, t.offset, t.nbytes, b.start, b.end)
+            for t, b in zip(tensors, buffers) if t.nbytes]
 
 
-PLANNERS["tflite"] = tflite_buffers
-ARENAS["tflite"] = tflite_arena
+#: TFLite's interpreter (TF 2.21 / LiteRT): operators in file order, ArenaPlanner's buffers.
+TFLITE = RuntimeModel("tflite arena planner", planner=tflite_buffers, place=tflite_placements)

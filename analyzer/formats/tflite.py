@@ -25,8 +25,8 @@ import struct
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
-from ..ir import Graph, Node, ReaderFinding, TensorSpec, WeightSpec
-from ..shapes.tflite_engine import TFLiteEngine
+from ..engine_inputs import TfliteModel
+from ..ir import TFLITE, Graph, Node, ReaderFinding, TensorSpec, WeightSpec
 
 #: The flatbuffer file identifier TFLite writes at bytes 4..8.
 IDENTIFIER = b"TFL3"
@@ -208,9 +208,9 @@ class _Reader:
             format="tflite", producer=self.producer(), name=sig_names or "main",
             inputs=specs, outputs=tuple(ids[i] for i in outputs), nodes=tuple(nodes),
             findings=tuple(self.findings),
-            shape_oracle=TFLiteEngine(nodes, const_shapes, const_values, stored, stored_inputs),
-            known_dtypes=dtypes, loose_weights=loose, batch_first=False,
-            rule_prefix="tflite:")
+            dialect=TFLITE,
+            engine_input=TfliteModel(const_shapes, const_values, stored, stored_inputs),
+            known_dtypes=dtypes, loose_weights=loose, batch_first=False)
 
     def index(self, i: int, n: int) -> int:
         if not 0 <= i < n:

@@ -12,14 +12,28 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from ..ir import Shape
-from .registry import RuleCall, RuleResult, ShapeError, rule
+from ..ir import TFLITE, Shape
+from .registry import RuleCall, RuleResult, ShapeError, declare, rule
 
 SAME, VALID = 0, 1
 
 
-def tfl(*ops: str):
-    return rule(*(f"tflite:{op}" for op in ops))
+def tfl(*ops: str, **facts):
+    return rule(*ops, dialect=TFLITE, **facts)
+
+
+# Runtime facts (tflite_plan reads them): outputs TFLite's planner lets take over an input's
+# buffer (arena_planner.cc IdentifyInPlaceTensors, the kernels' inplace_operator flags; seen
+# on TF 2.21's interpreter). ADD and MUL may share either input; the rest reinterpret input 0.
+declare("ADD", "MUL", dialect=TFLITE, may_run_in_place=True)
+declare("RESHAPE", "SQUEEZE", "EXPAND_DIMS", dialect=TFLITE, aliases_input=True)
+# Shape arithmetic the engine folds (shapes/engines/tflite_engine.py VALUE_OPS).
+declare("SHAPE", dialect=TFLITE, makes_shape_value=True)
+declare("STRIDED_SLICE", "PACK", "CONCATENATION", "GATHER", "CAST", dialect=TFLITE,
+        passes_shape_values=True)
+declare("RESHAPE", "TRANSPOSE_CONV", "PAD", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
+        "MEAN", "SUM", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "EXPAND_DIMS", "TILE",
+        "BROADCAST_TO", dialect=TFLITE, value_inputs="after-first")
 
 
 def _known(shape: Optional[Shape], what: str = "input") -> tuple[int, ...]:

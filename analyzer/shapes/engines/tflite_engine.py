@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional
 
-from ..ir import Node, ReaderFinding, Shape
-from .registry import RuleCall, ShapeError, lookup
+from ...engine_inputs import TfliteModel
+from ...ir import TFLITE, Graph, Node, ReaderFinding, Shape
+from ..ops import lookup
+from ..registry import RuleCall, ShapeError
 
 Values = tuple[int, ...]
 #: Largest integer tensor whose value is tracked.
@@ -25,62 +27,58 @@ _BROKEN = (ShapeError, ZeroDivisionError, TypeError, ValueError, KeyError, Index
            AttributeError, OverflowError)
 
 
-class TFLiteEngine:
-    """Called with the stated input shapes (by tensor id), returns every shape it infers."""
+#: An op no rule shapes is "no-rule" (the rules are memscan's own, not TFLite's).
+SHAPES_EVERY_OP = False
 
-    def __init__(self, nodes: Sequence[Node], constants: Mapping[str, Shape],
-                 values: Mapping[str, Values], stored: Mapping[str, Shape],
-                 stored_inputs: Mapping[str, Shape]) -> None:
-        self.nodes = nodes
-        self.constants = constants
-        self.values = values
-        self.stored = stored
-        self.stored_inputs = stored_inputs
 
-    def __call__(self, input_shapes: Mapping[str, Shape]
-                 ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
-        at_stored = all(tuple(input_shapes.get(k, ())) == tuple(v)
-                        for k, v in self.stored_inputs.items())
-        shapes: dict[str, Optional[Shape]] = {"": ()}  # "": an absent optional input
-        shapes.update(self.constants)
-        shapes.update({k: tuple(v) for k, v in input_shapes.items()})
-        values: dict[str, Values] = dict(self.values)
-        for node in self.nodes:
-            if node.op == "InputLayer":
-                continue
-            outs = self._node(node, shapes, values)
-            for i, tid in enumerate(node.outputs):
-                shape = outs[i] if i < len(outs) else None
-                if shape is None and at_stored:
-                    shape = self.stored.get(tid)
-                shapes[tid] = shape
-        return {k: v for k, v in shapes.items() if v is not None}, []
+def shape(graph: Graph, input_shapes: Mapping[str, Shape]
+          ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
+    """Every shape the rules infer at ``input_shapes``, in execution order, shape values
+    folded; at the stored input a tensor no rule shapes keeps the file's shape."""
+    model: TfliteModel = graph.engine_input
+    at_stored = all(tuple(input_shapes.get(k, ())) == tuple(v)
+                    for k, v in model.stored_inputs.items())
+    shapes: dict[str, Optional[Shape]] = {"": ()}  # "": an absent optional input
+    shapes.update(model.constants)
+    shapes.update({k: tuple(v) for k, v in input_shapes.items()})
+    values: dict[str, Values] = dict(model.values)
+    for node in graph.nodes:
+        if node.op == "InputLayer":
+            continue
+        outs = _node(node, shapes, values)
+        for i, tid in enumerate(node.outputs):
+            out = outs[i] if i < len(outs) else None
+            if out is None and at_stored:
+                out = model.stored.get(tid)
+            shapes[tid] = out
+    return {k: v for k, v in shapes.items() if v is not None}, []
 
-    def _node(self, node: Node, shapes: Mapping[str, Optional[Shape]],
-              values: dict[str, Values]) -> list[Optional[Shape]]:
-        ins = [shapes.get(t) for t in node.inputs]
-        rule = lookup("tflite:" + node.op)
-        if rule is None or any(s is None or None in s for s in ins):
-            return []
-        known = {str(i): values[t] for i, t in enumerate(node.inputs) if t in values}
-        if known:
-            cfg = dict(node.config)
-            cfg["const_inputs"] = {**dict(node.config.get("const_inputs", {})), **known}
-            node = dataclasses.replace(node, config=cfg)
+
+def _node(node: Node, shapes: Mapping[str, Optional[Shape]],
+          values: dict[str, Values]) -> list[Optional[Shape]]:
+    ins = [shapes.get(t) for t in node.inputs]
+    rule = lookup(node.op, TFLITE)
+    if rule is None or any(s is None or None in s for s in ins):
+        return []
+    known = {str(i): values[t] for i, t in enumerate(node.inputs) if t in values}
+    if known:
+        cfg = dict(node.config)
+        cfg["const_inputs"] = {**dict(node.config.get("const_inputs", {})), **known}
+        node = dataclasses.replace(node, config=cfg)
+    try:
+        outs = list(rule(RuleCall(node, ins)).outputs)  # type: ignore[arg-type]
+    except _BROKEN:
+        return []
+    fn = VALUE_OPS.get(node.op)
+    if fn is not None and node.outputs and outs and outs[0] is not None:
         try:
-            outs = list(rule(RuleCall(node, ins)).outputs)  # type: ignore[arg-type]
+            v = fn(node, ins, [values.get(t) for t in node.inputs])  # type: ignore[arg-type]
         except _BROKEN:
-            return []
-        fn = VALUE_OPS.get(node.op)
-        if fn is not None and node.outputs and outs and outs[0] is not None:
-            try:
-                v = fn(node, ins, [values.get(t) for t in node.inputs])  # type: ignore[arg-type]
-            except _BROKEN:
-                v = None
-            if v is not None and len(v) <= MAX_VALUES and \
-                    len(v) == math.prod(outs[0]):  # type: ignore[arg-type]
-                values[node.outputs[0]] = tuple(int(x) for x in v)
-        return outs
+            v = None
+        if v is not None and len(v) <= MAX_VALUES and \
+                len(v) == math.prod(outs[0]):  # type: ignore[arg-type]
+            values[node.outputs[0]] = tuple(int(x) for x in v)
+    return outs
 
 
 # ----------------------------------------------------------------- value propagation
