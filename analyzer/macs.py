@@ -20,6 +20,7 @@ Formats only reach this module through the IR: a dialect is the vocabulary of op
 """
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -144,10 +145,15 @@ def _shape_table(inference: GraphInference) -> Callable[[str], Optional[Shape]]:
 _LOADED = False
 
 
+#: The per-dialect count modules, loaded by name (they import this module: no cycle).
+MODULES = ("macs_keras", "macs_onnx", "macs_tflite")
+
+
 def _load_modules() -> None:
     global _LOADED
     if not _LOADED:
-        from . import macs_keras, macs_onnx, macs_tflite  # noqa: F401  (register on import)
+        for name in MODULES:
+            importlib.import_module(f"{__package__}.{name}")
         _LOADED = True
 
 
