@@ -101,10 +101,6 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
         result: RuleResult = rule(RuleCall(node, ins))  # type: ignore[arg-type]
         outputs = [_checked(s) for s in result.outputs]
     except ShapeError as exc:
-        if node.outputs and all(s is not None for s in known_outs):
-            # the dialect's engine shaped it with what the rule alone cannot see (TFLite's
-            # shapes computed inside the graph)
-            return NodeInference(node, known_outs, None, FROM_ORACLE)
         return NodeInference(node, [None] * len(node.outputs), None, REJECTED, str(exc))
     except MALFORMED_CONFIG as exc:  # a hostile or broken config (strides 0, units "x")
         return NodeInference(node, [None] * len(node.outputs), None, REJECTED,

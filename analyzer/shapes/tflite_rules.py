@@ -18,8 +18,24 @@ from .registry import RuleCall, RuleResult, ShapeError, declare, rule
 SAME, VALID = 0, 1
 
 
+class NeedsValue(ShapeError):
+    """An input's value decides the shape and is not a constant: computed inside the graph.
+    The engine folds such values and calls the rule again with them; without them the rule
+    leaves the output to the engine (``RuleResult([None])``)."""
+
+
 def tfl(*ops: str, **facts):
-    return rule(*ops, dialect=TFLITE, **facts)
+    def register(fn):
+        def ruled(call: RuleCall) -> RuleResult:
+            try:
+                return fn(call)
+            except NeedsValue:
+                return RuleResult([None] * len(call.node.outputs), weights_unknown=True)
+
+        ruled.__name__ = ruled.__qualname__ = fn.__name__
+        ruled.__doc__ = fn.__doc__
+        return rule(*ops, dialect=TFLITE, **facts)(ruled)
+    return register
 
 
 # Runtime facts (tflite_plan reads them): outputs TFLite's planner lets take over an input's
@@ -51,7 +67,7 @@ def _in(call: RuleCall, i: int) -> tuple[int, ...]:
 def _const(call: RuleCall, i: int) -> tuple[int, ...]:
     values = call.cfg.get("const_inputs", {}).get(str(i))
     if values is None:
-        raise ShapeError(f"{call.node.op}'s input {i} is not a constant memscan can read")
+        raise NeedsValue(f"{call.node.op}'s input {i} is not a constant memscan can read")
     return tuple(int(v) for v in values)
 
 
@@ -156,7 +172,7 @@ def reshape(call: RuleCall) -> RuleResult:
     x = _in(call, 0)
     try:
         target = list(_const(call, 1))
-    except ShapeError:
+    except NeedsValue:
         target = list(call.cfg.get("new_shape", ()))
         if not target:
             raise
