@@ -95,7 +95,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .budget import METRICS, parse_codes, parse_size
+    from .budget import METRICS, parse_codes, parse_metric, parse_size
     from .inputs import parse_dim_arg, parse_input_arg
     from .render import FORMATS
 
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     gates.add_argument("--budget", type=_arg(parse_size), metavar="SIZE",
                        help="bytes each artifact may need, e.g. 8GiB, 500MB "
                             "(B, KB, MB, GB, KiB, MiB, GiB)")
-    gates.add_argument("--metric", choices=tuple(METRICS),
+    gates.add_argument("--metric", choices=tuple(METRICS), type=_arg(parse_metric),
                        help="the figure --budget limits: total (param bytes + feature maps, "
                             "default), inference (peak), training, params (param bytes)")
     gates.add_argument("--fail-on", action="append", type=_arg(parse_codes),

@@ -12,6 +12,7 @@ import re
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
+from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import graph_from_keras_config
 
@@ -204,7 +205,7 @@ def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str
                              else w.name, shape=w.shape, dtype=w.dtype, trainable=w.trainable)
                   for layer, ws in weights.items() for w in ws)
     finding = ReaderFinding(
-        code="no-architecture", severity="warning", layer=None,
+        code=Code.NO_ARCHITECTURE, severity=Severity.WARNING, layer=None,
         message="weights-only file (model.save_weights): it stores no model_config, so no "
                 "layer graph and no activation shapes can be inferred; weights are reported")
     return Graph(format="keras-h5", producer=producer, name="weights", inputs=(), outputs=(),

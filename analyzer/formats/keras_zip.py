@@ -23,6 +23,7 @@ import zipfile
 from typing import Any, Iterator, Mapping, Optional
 
 from ..errors import UnreadableArtifact
+from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import MODEL_CLASSES, graph_from_keras_config
 
@@ -68,11 +69,11 @@ def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
             weights, unplaced = weights_by_layer(fh, config, path)
         if unplaced:
             findings.append(ReaderFinding(
-                "weights-unplaced", "warning", None,
+                Code.WEIGHTS_UNPLACED, Severity.WARNING, None,
                 f"{len(unplaced)} weight tensor(s) in model.weights.h5 match no layer of the "
                 f"config (e.g. {unplaced[0]}); they are reported as loose weights"))
     else:
-        findings.append(ReaderFinding("no-weights", "info", None,
+        findings.append(ReaderFinding(Code.NO_WEIGHTS, Severity.INFO, None,
                                       "the zip stores no model.weights.h5"))
     major = _major(version) if isinstance(version, str) else 3
     graph = graph_from_keras_config(config, weights, path=path, format="keras-zip",

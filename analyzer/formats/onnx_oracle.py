@@ -22,6 +22,7 @@ import os
 import tempfile
 from typing import Any, Mapping, Optional
 
+from ..findings import Code, Severity
 from ..ir import ReaderFinding, Shape
 from . import onnx_wire
 
@@ -274,7 +275,7 @@ class ShapeOracle:
                 disagree.append(name)
         others = {**b_other, **a_other}
         findings = [ReaderFinding(
-            "shape-engine", "info", None,
+            Code.SHAPE_ENGINE, Severity.INFO, None,
             f"shapes from {winner}'s shape inference ({max(count_a, count_b)} of {len(wanted)} "
             f"node outputs; onnx shaped {count_a}, onnxruntime {count_b})"
             + (f"; onnx strict mode: {onnx_note}" if onnx_note else "")
@@ -283,14 +284,14 @@ class ShapeOracle:
              "tensors": len(wanted)})]
         if disagree:
             findings.append(ReaderFinding(
-                "shape-engines-disagree", "warning", None,
+                Code.SHAPE_ENGINES_DISAGREE, Severity.WARNING, None,
                 f"onnx and onnxruntime infer different shapes for {len(disagree)} tensors "
                 f"(kept {winner}'s): {', '.join(disagree[:MAX_LISTED])}",
                 {"tensors": disagree[:MAX_LISTED], "count": len(disagree)}))
         non_tensor = {t: others[t] for t in wanted if t in others and t not in shapes}
         if non_tensor:
             findings.append(ReaderFinding(
-                "non-tensor-values", "info", None,
+                Code.NON_TENSOR_VALUES, Severity.INFO, None,
                 f"{len(non_tensor)} values are not tensors and have no shape: "
                 + ", ".join(f"{k} ({v})" for k, v in list(non_tensor.items())[:MAX_LISTED]),
                 {"values": non_tensor}))
@@ -303,14 +304,14 @@ class ShapeOracle:
                 shapes[t] = self.stated[t]
             unshaped = [t for t in unshaped if t not in shapes]
             findings.append(ReaderFinding(
-                "shapes-from-file", "info", None,
+                Code.SHAPES_FROM_FILE, Severity.INFO, None,
                 f"{len(from_file)} tensors the engines could not shape take the shapes the file "
                 f"states (valid at the stored input shapes, which are the ones analysed): "
                 f"{', '.join(from_file[:MAX_LISTED])}",
                 {"count": len(from_file), "tensors": from_file[:MAX_LISTED]}))
         if unshaped:
             findings.append(ReaderFinding(
-                "unshaped-tensors", "warning", None,
+                Code.UNSHAPED_TENSORS, Severity.WARNING, None,
                 f"{len(unshaped)} tensors could not be shaped by either engine at this input "
                 f"(their bytes are left out, never guessed): {', '.join(unshaped[:MAX_LISTED])}"
                 + (" ..." if len(unshaped) > MAX_LISTED else ""),

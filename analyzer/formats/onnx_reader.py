@@ -19,6 +19,7 @@ import os
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
+from ..findings import Code, Severity
 from ..ir import Graph, Node, ReaderFinding, TensorSpec, WeightSpec, num_elements
 from . import onnx_wire
 
@@ -80,7 +81,7 @@ class _ModelReader:
                   == os.path.realpath(self.folder))
         if not inside:
             self.findings.append(ReaderFinding(
-                "external-data-outside", "error", spec.name,
+                Code.EXTERNAL_DATA_OUTSIDE, Severity.ERROR, spec.name,
                 f"weight {spec.name} names external data {location!r}, which is not inside the "
                 "model's folder; it was never opened (its size comes from the tensor's dims)",
                 {"location": location}))
@@ -105,7 +106,7 @@ class _ModelReader:
                 f"tensor needs offset {offset:,} + {length:,}", self.path)
         if length is not None and width is not None and length != spec.size * width:
             self.findings.append(ReaderFinding(
-                "weight-size-mismatch", "error", spec.name,
+                Code.WEIGHT_SIZE_MISMATCH, Severity.ERROR, spec.name,
                 f"weight {spec.name} declares {list(spec.shape)} {spec.dtype} "
                 f"({spec.size * width:,} bytes) but its external data holds {length:,}",
                 {"expected_bytes": spec.size * width, "stored_bytes": length}))
@@ -208,7 +209,7 @@ class _ModelReader:
         m, g = self.model, self.model.graph
         for p in self.stripped.problems:
             self.findings.append(ReaderFinding(
-                "weight-size-mismatch", "error", p.name,
+                Code.WEIGHT_SIZE_MISMATCH, Severity.ERROR, p.name,
                 f"tensor {p.name} declares {list(p.dims)} {p.dtype} ({p.expected_bytes:,} bytes) "
                 f"but stores {p.stored_bytes:,} bytes (truncated or hollow file?)",
                 {"expected_bytes": p.expected_bytes, "stored_bytes": p.stored_bytes}))

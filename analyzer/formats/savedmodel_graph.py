@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ..errors import BadArguments, UnreadableArtifact
+from ..findings import Code, Severity
 from ..ir import Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 from ..shapes.registry import RuleCall, RuleResult, lookup, rule
 
@@ -371,7 +372,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
         try:
             t.run(feed, out_names)
         except (ValueError, tf.errors.OpError) as exc:
-            return {}, [ReaderFinding("tf-unshaped-op", "error", None,
+            return {}, [ReaderFinding(Code.TF_UNSHAPED_OP, Severity.ERROR, None,
                                       f"TensorFlow cannot shape the graph at this input: "
                                       f"{_first_line(exc)}")]
         shapes: dict[str, Shape] = {}
@@ -395,12 +396,12 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
                     for tid, s, _ in r.outputs if tid in used)):
                 if len(found) == MAX_OP_FINDINGS:
                     found.append(ReaderFinding(
-                        "tf-unshaped-op", "warning", None,
+                        Code.TF_UNSHAPED_OP, Severity.WARNING, None,
                         "more ops TensorFlow cannot shape at this input are not listed"))
                 if len(found) >= MAX_OP_FINDINGS:
                     continue
                 found.append(ReaderFinding(
-                    "tf-unshaped-op", "error" if r.error else "warning",
+                    Code.TF_UNSHAPED_OP, Severity.ERROR if r.error else Severity.WARNING,
                     row_of.get(r.name, r.local),
                     f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
                     + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
