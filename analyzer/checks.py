@@ -133,7 +133,8 @@ def unshaped_layers(data: CheckInput) -> Iterator[Finding]:
                 yield Finding(Code.LAMBDA_LAYER, Severity.WARNING, f.path,
                               f"layer {f.path} is a Lambda: its code is never unmarshalled or "
                               "run, so its output shape is "
-                              + ("taken from its config" if r.status == ShapeStatus.OK else "unknown"),
+                              + ("taken from its config" if r.status == ShapeStatus.OK
+                                 else "unknown"),
                               {"op": node.op})
             elif r.status == ShapeStatus.NO_RULE:
                 custom = _is_custom(node.origin, node.op)

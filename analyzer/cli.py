@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import __version__
 from .dtypes import WHAT_IF_DTYPES
-from .errors import MemscanError
+from .errors import MemscanError, typed_first_line
 
 EXIT_OK, EXIT_TRIPPED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -223,8 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # a bug we did not foresee: still one line, exit 2
         if os.environ.get("MEMSCAN_DEBUG"):
             raise
-        print(f"memscan: error: {type(exc).__name__}: "
-              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}; rerun with "
+        print(f"memscan: error: {typed_first_line(exc)}; rerun with "
               "MEMSCAN_DEBUG=1 for details", file=sys.stderr)
         return EXIT_UNUSABLE
     if text:

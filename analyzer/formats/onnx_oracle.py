@@ -22,6 +22,7 @@ import os
 import tempfile
 from typing import Any, Mapping, Optional
 
+from ..errors import typed_first_line
 from ..findings import Code, Severity
 from ..ir import ReaderFinding, Shape
 from . import onnx_wire
@@ -156,8 +157,7 @@ def run_onnx(onnx: Any, model: Any) -> tuple[Optional[Any], str]:
         return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
                                                  data_prop=True), ""
     except Exception as exc:
-        strict_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}" \
-            if str(exc).strip() else type(exc).__name__
+        strict_error = typed_first_line(exc)
     try:
         return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True), \
             strict_error
@@ -226,8 +226,7 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
         sym._update_output_from_vi()
         return sym.out_mp_, "" if complete else "incomplete"
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        return None, f"{type(exc).__name__}: {text}"
+        return None, typed_first_line(exc)
     finally:
         ort_logger.setLevel(level)
 

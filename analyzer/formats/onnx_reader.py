@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from ..errors import UnreadableArtifact
+from ..errors import UnreadableArtifact, typed_first_line
 from ..findings import Code, Severity
 from ..ir import Graph, Node, ReaderFinding, TensorSpec, WeightSpec, num_elements
 from . import onnx_wire
@@ -26,7 +26,6 @@ from . import onnx_wire
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
 #: Small integer constants a node consumes are copied into its config (Reshape targets...).
 MAX_CONST_VALUES = 64
-MAX_LISTED = 50
 
 
 def _import_onnx():
@@ -44,8 +43,8 @@ def read(path: str) -> Graph:
     try:
         model.ParseFromString(stripped.data)
     except Exception as exc:  # google.protobuf.message.DecodeError and friends
-        raise UnreadableArtifact(f"malformed ONNX file ({type(exc).__name__}: "
-                                 f"{str(exc)[:120]})", path) from None
+        raise UnreadableArtifact(f"malformed ONNX file ({typed_first_line(exc)})",
+                                 path) from None
     if not model.HasField("graph"):
         raise UnreadableArtifact("ONNX file holds no graph", path)
     _check_text(model.graph, path)

@@ -14,7 +14,6 @@ Variables are always read the same way, without TensorFlow: names, dtypes and sh
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -22,7 +21,7 @@ from typing import Any, Optional
 from ..errors import BadArguments, UnreadableArtifact
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
-from .keras_h5 import parse_config_json
+from .keras_container import parse_config_json
 from .protowire import WireError, as_dict, fields, first, text
 from .saved_model_pb import MetaGraph, checkpoint_paths, read_meta_graph
 from .tf_tensors import IndexEntry, read_index

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ..errors import BadArguments, UnreadableArtifact
+from ..errors import BadArguments, UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 from ..shapes.registry import RuleCall, RuleResult, lookup, rule
@@ -149,7 +149,7 @@ class _Trace:
                 try:
                     ops += self._import([node], tensors, ctx, versions)
                 except (ValueError, tf.errors.OpError) as exc:
-                    ops.append(self._unshaped(node, tensors, ctx, _first_line(exc)))
+                    ops.append(self._unshaped(node, tensors, ctx, first_line(exc)))
         for node, op in zip(batch, ops):
             self._record(node, op, ctx)
 
@@ -245,11 +245,6 @@ def _norm(name: str) -> str:
     return name if ":" in name else name + ":0"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return (text.strip().splitlines() or [type(exc).__name__])[0][:240]
-
-
 def _shape(t: Any) -> Optional[Shape]:
     if t.shape.rank is None:
         return None
@@ -321,7 +316,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     try:
         sm.ParseFromString(raw)
     except Exception as exc:  # protobuf's DecodeError
-        raise UnreadableArtifact(f"malformed saved_model.pb ({_first_line(exc)})", path) from None
+        raise UnreadableArtifact(f"malformed saved_model.pb ({first_line(exc)})", path) from None
     mg = next((m for m in sm.meta_graphs if "serve" in m.meta_info_def.tags), sm.meta_graphs[0])
     if signature not in mg.signature_def:
         names = [k for k in mg.signature_def if not k.startswith("__")]
@@ -359,7 +354,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     try:
         first, out_ids, input_ids = trace({s.name: s.shape for s in specs})
     except (ValueError, tf.errors.OpError) as exc:
-        raise UnreadableArtifact(f"the signature graph cannot be rebuilt ({_first_line(exc)})",
+        raise UnreadableArtifact(f"the signature graph cannot be rebuilt ({first_line(exc)})",
                                  path) from None
     graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables)
     row_of = _layer_names(first.ops)
@@ -374,7 +369,7 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
         except (ValueError, tf.errors.OpError) as exc:
             return {}, [ReaderFinding(Code.TF_UNSHAPED_OP, Severity.ERROR, None,
                                       f"TensorFlow cannot shape the graph at this input: "
-                                      f"{_first_line(exc)}")]
+                                      f"{first_line(exc)}")]
         shapes: dict[str, Shape] = {}
         found: list[ReaderFinding] = []
         used = {tid for r in t.ops for tid in r.inputs} | set(out_ids)
