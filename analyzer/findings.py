@@ -124,8 +124,8 @@ class Code(_StrEnum):
     TF_UNSHAPED_OP = (
         "tf-unshaped-op", Severity.ERROR,
         "TensorFlow cannot shape a graph op at this input (warning: dims left unknown)",
-        "analyzer/formats/savedmodel_graph.py")
-    # ---- ONNX reader and its shape engines
+        "analyzer/shapes/engines/tf_graph_engine.py")
+    # ---- ONNX reader and the onnx/onnxruntime shape engines
     EXTERNAL_DATA_OUTSIDE = (
         "external-data-outside", Severity.ERROR,
         "an ONNX weight names external data outside the model's folder; never opened",
@@ -137,23 +137,23 @@ class Code(_StrEnum):
     SHAPE_ENGINE = (
         "shape-engine", Severity.INFO,
         "which shape inference (onnx or onnxruntime) shaped the ONNX graph, and how much",
-        "analyzer/formats/onnx_oracle.py")
+        "analyzer/shapes/engines/onnx_engine.py")
     SHAPE_ENGINES_DISAGREE = (
         "shape-engines-disagree", Severity.WARNING,
         "onnx and onnxruntime infer different shapes for some tensors",
-        "analyzer/formats/onnx_oracle.py")
+        "analyzer/shapes/engines/onnx_engine.py")
     NON_TENSOR_VALUES = (
         "non-tensor-values", Severity.INFO,
         "ONNX values that are sequences, maps or optionals: no shape, no bytes",
-        "analyzer/formats/onnx_oracle.py")
+        "analyzer/shapes/engines/onnx_engine.py")
     SHAPES_FROM_FILE = (
         "shapes-from-file", Severity.INFO,
         "tensors no engine could shape take the shapes the file states (stored input only)",
-        "analyzer/formats/onnx_oracle.py")
+        "analyzer/shapes/engines/onnx_engine.py")
     UNSHAPED_TENSORS = (
         "unshaped-tensors", Severity.WARNING,
         "tensors neither engine could shape at this input; their bytes are left out",
-        "analyzer/formats/onnx_oracle.py")
+        "analyzer/shapes/engines/onnx_engine.py")
 
 
 #: ``--fail-on`` value matching every finding of severity "error".

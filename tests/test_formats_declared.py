@@ -38,6 +38,7 @@ def test_detected_kinds_are_the_declared_ones() -> None:
                        (FIXTURES / "onnx" / "keras_export.onnx", "onnx"),
                        (FIXTURES / "savedmodel" / "vgg16_tfk", "savedmodel")]:
         assert formats.detect(str(path)) == kind
+        assert formats.load(str(path)).dialect in formats.FORMATS[kind].dialects
 
 
 @pytest.fixture

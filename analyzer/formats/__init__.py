@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UnreadableArtifact
-from ..ir import Graph
+from ..ir import KERAS, ONNX, TF_GRAPH, Graph
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -63,14 +63,14 @@ def declare(kind: str, *, reader: str, suffixes: tuple[str, ...], dialects: tupl
 
 
 @declare("keras-h5", reader="analyzer.formats.keras_h5", suffixes=(".h5", ".hdf5"),
-         dialects=("keras",), label="Keras .h5")
+         dialects=(KERAS,), label="Keras .h5")
 def _hdf5(path: str, head: bytes) -> bool:
     # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
     return head.startswith(HDF5_MAGIC)
 
 
 @declare("savedmodel", reader="analyzer.formats.savedmodel", suffixes=(),
-         dialects=("keras", "tf-graph"), label="SavedModel")
+         dialects=(KERAS, TF_GRAPH), label="SavedModel")
 def _savedmodel(path: str, head: bytes) -> bool:
     # The folder, or its saved_model.pb / saved_model.pbtxt.
     from .savedmodel import saved_model_dir
@@ -79,7 +79,7 @@ def _savedmodel(path: str, head: bytes) -> bool:
 
 
 @declare("onnx", reader="analyzer.formats.onnx_reader", suffixes=(".onnx",),
-         dialects=("onnx",), label="ONNX")
+         dialects=(ONNX,), label="ONNX")
 def _onnx(path: str, head: bytes) -> bool:
     # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
     # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
@@ -90,7 +90,7 @@ def _onnx(path: str, head: bytes) -> bool:
 
 
 @declare("keras-zip", reader="analyzer.formats.keras_zip", suffixes=(".keras",),
-         dialects=("keras",), label="Keras .keras")
+         dialects=(KERAS,), label="Keras .keras")
 def _keras_zip(path: str, head: bytes) -> bool:
     """A zip with a config.json member: Keras 3's native .keras format."""
     if not head.startswith(ZIP_MAGIC):
