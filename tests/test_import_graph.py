@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 from conftest import ROOT
 
@@ -112,12 +111,10 @@ def test_walker_sees_imports_inside_functions() -> None:
 
 
 def test_no_import_cycle() -> None:
-    found = [c for c in cycles(import_edges()) if c != KERAS_READERS]
+    found = cycles(import_edges())
     assert not found, f"import cycles: {[sorted(c) for c in found]}"
 
 
-@pytest.mark.xfail(strict=True, reason="keras_h5 <-> keras_zip: arch-edges' shared Keras "
-                   "container module (issue 11 item 6) breaks it; remove this mark then")
 def test_keras_readers_do_not_import_each_other() -> None:
     assert KERAS_READERS not in cycles(import_edges())
 
