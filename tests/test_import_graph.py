@@ -14,9 +14,8 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "analyzer"
-#: The one cycle left on this branch: the Keras readers import each other's helpers. The
-#: arch-edges branch (issue 11 item 6) moves them into a shared Keras container module; this
-#: xfail is strict, so the lead removes it when that lands.
+#: The Keras readers once imported each other's helpers; both now use
+#: formats/keras_container.py, and this pair is checked on its own below.
 KERAS_READERS = frozenset({"analyzer.formats.keras_h5", "analyzer.formats.keras_zip"})
 
 
