@@ -13,7 +13,8 @@ from typing import Any, Optional
 import pytest
 
 from analyzer.ir import Node
-from analyzer.shapes.registry import RuleCall, RuleResult, ShapeError, lookup
+from analyzer.shapes.ops import lookup
+from analyzer.shapes.registry import RuleCall, RuleResult, ShapeError
 
 Shape = tuple[Optional[int], ...]
 
