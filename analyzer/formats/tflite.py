@@ -25,6 +25,7 @@ import struct
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
+from ..findings import Code, Severity
 from ..engine_inputs import TfliteModel
 from ..ir import TFLITE, Graph, Node, ReaderFinding, TensorSpec, WeightSpec
 
@@ -41,10 +42,6 @@ _INT_FORMATS = {"int32": "<i", "int64": "<q", "int16": "<h", "int8": "<b", "uint
 #: A per-axis quantized tensor has more than this many scales (reported, not needed).
 _UNREADABLE = (struct.error, IndexError, ValueError, TypeError, OverflowError,
                UnicodeDecodeError, AttributeError, MemoryError)
-
-
-def looks_like_tflite(head: bytes) -> bool:
-    return len(head) >= 8 and head[4:8] == IDENTIFIER
 
 
 def read(path: str) -> Graph:
@@ -169,7 +166,7 @@ class _Reader:
                             f"{n_sub}")
         if n_sub > 1:
             self.findings.append(ReaderFinding(
-                "tflite-subgraphs", "info", None,
+                Code.TFLITE_SUBGRAPHS, Severity.INFO, None,
                 f"the model has {n_sub} subgraphs; subgraph {sub_index} is analysed (the others "
                 "are control-flow bodies or other signatures)", {"subgraphs": n_sub}))
         sg = m.Subgraphs(sub_index)
@@ -262,7 +259,7 @@ class _Reader:
         if quantized:
             per_axis = sum(1 for t in quantized if t["scales"] > 1)
             self.findings.append(ReaderFinding(
-                "tflite-quantized", "info", None,
+                Code.TFLITE_QUANTIZED, Severity.INFO, None,
                 f"{len(quantized)} tensors are quantized ({per_axis} per axis); param bytes are "
                 "their stored integer bytes (scales and zero points are metadata, not counted)",
                 {"quantized_tensors": len(quantized), "per_axis": per_axis}))
