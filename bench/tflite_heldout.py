@@ -8,9 +8,7 @@ measured like fixtures/tflite/record_tflite_oracles.py, and compared with memsca
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import json
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -48,18 +46,28 @@ def build() -> dict[str, Path]:
 def main() -> None:
     from record_tflite_oracles import record
 
-    print("| file | input | memscan arena | TFLite arena | ratio | tensors equal |")
+    from analyzer import formats
+    from analyzer.analysis import analyse_graph
+    from analyzer.inputs import InputArg, resolve_inputs
+    from analyzer.shapes.infer import infer
+
+    print("| file | input | memscan arena | TFLite arena | ratio | tensors equal to TFLite's |")
     print("|---|---|---:|---:|---:|---:|")
     for name, path in build().items():
-        oracle = record(path, None)
-        shape = ",".join(map(str, oracle["inputs"][0]))
-        out = subprocess.run([sys.executable, "-m", "analyzer", str(path), "--input", shape,
-                              "--format", "json"], capture_output=True, text=True, cwd=ROOT)
-        rep = json.loads(out.stdout)
-        ours = rep["totals"]["arena_bytes"]
-        print(f"| {name} | {shape} | {ours:,} | {oracle['arena_bytes']:,} | "
-              f"{ours / oracle['arena_bytes']:.3f} | "
-              f"{rep['totals']['layers_with_unknown_shapes'] == 0} |")
+        for shape in (None, (2, 128, 112, 3)):
+            oracle = record(path, shape)
+            if "tflite_error" in oracle:
+                print(f"| {name} | {shape} | TFLite refuses: {oracle['tflite_error'][:60]} |")
+                continue
+            graph = formats.load(str(path))
+            inputs = [InputArg(None, tuple(oracle["inputs"][0]))]
+            tensors = infer(graph, resolve_inputs(graph, inputs, None)).tensors
+            equal = sum(1 for k, v in oracle["tensors"].items()
+                        if list(tensors.get(k) or ()) == v)
+            ours = analyse_graph(graph, str(path), inputs=inputs).totals.arena_bytes
+            print(f"| {name} | {'x'.join(map(str, oracle['inputs'][0]))} | {ours:,} | "
+                  f"{oracle['arena_bytes']:,} | {ours / oracle['arena_bytes']:.3f} | "
+                  f"{equal}/{len(oracle['tensors'])} |", flush=True)
 
 
 if __name__ == "__main__":
