@@ -91,6 +91,9 @@ class Liveness:
     #: Per report row: bytes alive after its last step, and the most alive during its steps.
     row_after: dict[str, int] = field(default_factory=dict)
     row_peak: dict[str, int] = field(default_factory=dict)
+    #: Tensors whose bytes are unknown (no shape at this input): every figure above leaves
+    #: them out, so each is only a lower bound while this is not empty.
+    unshaped: list[str] = field(default_factory=list)
 
     @property
     def distinct_bytes(self) -> int:
@@ -192,7 +195,17 @@ def plan_steps(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         peak_bytes=peak, peak_row=None if peak_step is None else steps[peak_step].row,
         input_bytes=sum(v or 0 for v in inputs.values()),
         arena_bytes=greedy_arena(list(buffers.values())), row_after=row_after,
-        row_peak=row_peak)
+        row_peak=row_peak, unshaped=unshaped_tensors(steps, inputs))
+
+
+def unshaped_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]]) -> list[str]:
+    """Graph inputs and step outputs whose byte size is unknown, each once, in run order."""
+    seen = {t: None for t, nbytes in inputs.items() if nbytes is None}
+    for st in steps:
+        for t, nbytes in zip(st.outputs, st.output_bytes):
+            if nbytes is None and t not in inputs:
+                seen.setdefault(t, None)
+    return list(seen)
 
 
 def lifetimes(steps: Sequence[Step], inputs: dict[str, Optional[int]],
