@@ -389,7 +389,9 @@ def _keras_nets():
         return keras.Model(inp, layers.Conv2D(8, 1)(x), name="fpn")
 
     def transformer(seq, dim):
-        return keras_models.transformer(seq, dim, keras=keras, symbolic=True)
+        # tanh-approximated GELU: tf2onnx has no conversion for the exact one's Erfc
+        return keras_models.transformer(seq, dim, keras=keras, symbolic=True,
+                                        act=lambda x: keras.activations.gelu(x, True))
 
     def lstm(seq, dim):
         inp = keras.Input((None, dim))
@@ -410,7 +412,7 @@ def export_tf2onnx(net: str, size: tuple[int, ...], out: str) -> None:
     import tensorflow as tf
     import tf2onnx
 
-    model = _keras_nets()[net](*size)
+    model = _keras_nets()[net](*size[:2])
     shape = list(model.inputs[0].shape)
     spec = [tf.TensorSpec([None, *shape[1:]], tf.float32, name="x")]
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=out)
@@ -421,7 +423,7 @@ def export_keras_torch(net: str, size: tuple[int, ...], out: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     os.environ["KERAS_BACKEND"] = "torch"
     from models import MODELS as KERAS_TORCH
-    model = KERAS_TORCH[net][0](*size)
+    model = KERAS_TORCH[net][0](*size[:2])
     model.export(out, format="onnx", verbose=False)
 
 

@@ -58,7 +58,7 @@ def unet(h, w, keras=None):
     return keras.Model(inp, out, name="unet")
 
 
-def transformer(seq, dim, keras=None, symbolic=False):
+def transformer(seq, dim, keras=None, symbolic=False, act="gelu"):
     """A small transformer encoder: 2 blocks of multi-head attention + MLP, pre-norm
     (``symbolic``: the sequence dim left open in the file)."""
     keras = _keras(keras)
@@ -70,7 +70,7 @@ def transformer(seq, dim, keras=None, symbolic=False):
         h = layers.MultiHeadAttention(num_heads=4, key_dim=dim // 4)(h, h)
         x = layers.Add()([x, h])
         h = layers.LayerNormalization()(x)
-        h = layers.Dense(4 * dim, activation="gelu")(h)
+        h = layers.Dense(4 * dim, activation=act)(h)
         h = layers.Dense(dim)(h)
         x = layers.Add()([x, h])
     return keras.Model(inp, x, name="transformer")
