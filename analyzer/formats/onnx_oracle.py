@@ -23,6 +23,7 @@ import tempfile
 from typing import Any, Mapping, Optional
 
 from ..ir import ReaderFinding, Shape
+from ..shapes.onnx_values import with_shape_values
 from . import onnx_wire
 
 MAX_LISTED = 50
@@ -253,7 +254,7 @@ class ShapeOracle:
     def __call__(self, input_shapes: Mapping[str, Shape]
                  ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
         model = with_inputs(self.onnx, self.base, input_shapes)
-        onnx_model, onnx_note = run_onnx(self.onnx, model)
+        model, onnx_model, onnx_note = with_shape_values(self.onnx, model, run_onnx, collect)
         a, a_other = collect(onnx_model) if onnx_model is not None else ({}, {})
         wanted = self._wanted()
         count_a = sum(1 for t in wanted if t in a)
