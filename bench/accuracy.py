@@ -81,11 +81,13 @@ _NP_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(int32
              "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
 
 
-def measure_in_process(path: str, mode: str, shape: list[int]) -> dict[str, Any]:
-    """Run the model once and read the arena figures from the profile."""
+def measure_in_process(path: str, mode: str, shape: Optional[list[int]]) -> dict[str, Any]:
+    """Run the model once and read the arena figures from the profile. ``shape``: the
+    input's (one-input models); None takes the file's dims, open ones as 1."""
     import numpy as np
     import onnxruntime as ort
 
+    mode = "exact" if mode == "measured" else mode
     so = ort.SessionOptions()
     so.enable_profiling = True
     so.profile_file_prefix = os.path.join(tempfile.mkdtemp(prefix="memscan-ort-"), "profile")
@@ -102,7 +104,7 @@ def measure_in_process(path: str, mode: str, shape: list[int]) -> dict[str, Any]
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     feeds = {}
     for i in sess.get_inputs():
-        dims = shape if len(sess.get_inputs()) == 1 else \
+        dims = shape if shape and len(sess.get_inputs()) == 1 else \
             [d if isinstance(d, int) else 1 for d in i.shape]
         feeds[i.name] = np.zeros(dims, _NP_TYPES.get(i.type, "float32"))
     sess.run(None, feeds)
@@ -127,9 +129,11 @@ def _in_use_before(event: dict[str, Any]) -> int:
     return int(event["args"]["mem_bytes_in_use"]) - int(event["args"]["mem_in_use_delta"])
 
 
-def measure(path: Path, mode: str, shape: tuple[int, ...]) -> dict[str, Any]:
+def measure(path: Path, mode: str = "exact", shape: Optional[tuple[int, ...]] = None
+            ) -> dict[str, Any]:
+    """``measure_in_process`` in a fresh interpreter (the registered arena is process-wide)."""
     proc = subprocess.run([sys.executable, __file__, "--measure", str(path), mode,
-                           ",".join(map(str, shape))], capture_output=True, text=True)
+                           ",".join(map(str, shape or ()))], capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     return json.loads(proc.stdout)
@@ -258,7 +262,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = p.parse_args(argv)
     if args.measure:
         path, mode, shape = args.measure
-        print(json.dumps(measure_in_process(path, mode, [int(x) for x in shape.split(",")])))
+        print(json.dumps(measure_in_process(path, mode, [int(x) for x in shape.split(",") if x])))
         return 0
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
