@@ -23,6 +23,7 @@ at any step the buffers alive are disjoint in it, so it is never below the peak.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
@@ -165,6 +166,9 @@ def liveness(inference: GraphInference, plan: DtypePlan = DtypePlan()) -> Livene
     if order is not None:
         steps = order(steps, outputs)
     planner = PLANNERS.get(graph.format)
+    planning = getattr(graph.shape_oracle, "planning_shapes", None)
+    if planner is not None and planning is not None:  # the runtime plans on load-time shapes
+        planner = functools.partial(planner, planning_shapes=planning())
     inputs = {spec.name: tensor_bytes(inference.tensors.get(spec.name),
                                       plan.activation(graph.known_dtypes.get(spec.name,
                                                                              spec.dtype)))

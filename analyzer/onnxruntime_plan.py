@@ -131,6 +131,19 @@ def _conv_working_buffer(st: Step, ins: int, out: int) -> int:
     return 0 if pointwise else 16384 * 4
 
 
+def _softmax_transposed(st: Step, ins: int, out: int) -> int:
+    """Softmax/LogSoftmax over an axis that is not the innermost one (opset 13 semantics)
+    transpose that axis last into a temporary, compute into a second temporary and
+    transpose back: two input-sized buffers from the kernel's temp-space allocator, the
+    same arena (onnxruntime/core/providers/cpu/math/softmax.cc, ``Softmax<T>::Compute``:
+    ``transposed_input`` and ``intermediate_output`` when ``is_transpose_required``)."""
+    shape = st.output_shapes[0] if st.output_shapes else None
+    axis = st.config.get("axis", -1) if isinstance(st.config, Mapping) else -1
+    if not shape or not isinstance(axis, int):
+        return 0
+    return 2 * out if axis % len(shape) != len(shape) - 1 else 0
+
+
 #: Working memory onnxruntime CPU kernels take from the arena while they run, from
 #: (step, activation input bytes, output bytes).
 ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
@@ -139,6 +152,8 @@ ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
     # inputs + weights + 2 x output).
     "Einsum": lambda st, ins, out: ins + st.weight_bytes + 2 * out,
     "Conv": _conv_working_buffer,
+    "Softmax": _softmax_transposed,
+    "LogSoftmax": _softmax_transposed,
 }
 
 #: onnxruntime's BFC arena hands out every request rounded up to a multiple of 256 bytes
@@ -156,7 +171,8 @@ ORT_ALIAS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
 
 
 def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
-                        outputs: Sequence[str]) -> list[Buffer]:
+                        outputs: Sequence[str],
+                        planning_shapes: Optional[Mapping[str, tuple]] = None) -> list[Buffer]:
     """onnxruntime's allocation planner (sequential, memory pattern off), replayed.
 
     Per node in execution order, each output (a) aliases its first input for Reshape-like
@@ -167,6 +183,13 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
     last time, and is only released for real if nothing takes it afterwards: between its
     first and its final release it stays in use, which is what the arena reports.
     Graph inputs and outputs are never reused.
+
+    "Same shape" is decided as onnxruntime's planner decides it, on the shapes it knows
+    when it loads the file (``planning_shapes``: numbers or symbols such as "batch", see
+    ``ShapeOracle.planning_shapes``), not on the shapes at the stated input: allocation_planner.cc
+    ``PlannerImpl::FindReusableTensor`` / ``SameSize`` / ``SameShape`` compare dim_values
+    and non-empty dim_params, and an unknown dim matches nothing. Without them (a hand-made
+    Graph), the shapes at the stated input for the values ``ort_static_shapes`` finds.
     """
     n = len(steps)
     held = set(outputs)
@@ -200,7 +223,11 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
             dtype = st.output_dtypes[k] if k < len(st.output_dtypes) else "float32"
             value_sig[tid] = (shape, dtype_bytes(dtype))
             buf = None
-            if tid not in static:  # never the "same size" as anything: no in-place, no reuse
+            if planning_shapes is not None:
+                planned = planning_shapes.get(tid)
+                value_sig[tid] = (planned, dtype_bytes(dtype)) if planned is not None and \
+                    all(d is not None for d in planned) else (object(), 0)
+            elif tid not in static:  # never the "same size" as anything: no in-place, no reuse
                 value_sig[tid] = (object(), 0)
             if tid not in held:
                 src = st.inputs[0] if st.inputs and k == 0 else None

@@ -65,9 +65,47 @@ def detector_neck(path, w=8):
                                 opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
+def symbolic_encoder(path, d=32, blocks=3):
+    """x[N,T,d] plus a positional table sliced to T by Shape→Gather→Unsqueeze→Slice (as
+    torch exports ``pos[:, :x.shape[1]]``), then blocks of MatMul→Relu→MatMul→Add and a
+    Softmax over the sequence axis (not the innermost one). onnxruntime plans reuse on the
+    shapes it knows at load time, where the sliced T is no dim at all: nothing is reused,
+    each freed buffer goes back to the arena (a replay keyed on the stated shapes keeps
+    them); the final Softmax, the peak, transposes through two temporaries."""
+    rng = np.random.default_rng(0)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "T", d])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(rng.random((1, 4096, d), dtype=np.float32) * 0.1, "pos"),
+             numpy_helper.from_array(np.array([0], np.int64), "zero"),
+             numpy_helper.from_array(np.array(1, np.int64), "one"),
+             numpy_helper.from_array(np.array([1], np.int64), "ax1")]
+    nodes = [helper.make_node("Shape", ["x"], ["xs"]),
+             helper.make_node("Gather", ["xs", "one"], ["t"], axis=0),
+             helper.make_node("Unsqueeze", ["t", "zero"], ["t1"]),
+             helper.make_node("Slice", ["pos", "zero", "t1", "ax1"], ["p"]),
+             helper.make_node("Add", ["x", "p"], ["h0"])]
+    h = "h0"
+    for i in range(blocks):
+        for k, shape in (("a", (d, 4 * d)), ("b", (4 * d, d))):
+            inits.append(numpy_helper.from_array(rng.random(shape, dtype=np.float32) * 0.1,
+                                                 f"w{i}{k}"))
+        nodes += [helper.make_node("MatMul", [h, f"w{i}a"], [f"u{i}"]),
+                  helper.make_node("Relu", [f"u{i}"], [f"r{i}"]),
+                  helper.make_node("MatMul", [f"r{i}", f"w{i}b"], [f"v{i}"]),
+                  helper.make_node("Add", [h, f"v{i}"], [f"h{i + 1}"])]
+        h = f"h{i + 1}"
+    inits.append(numpy_helper.from_array(rng.random((d, 4 * d), dtype=np.float32), "wout"))
+    nodes += [helper.make_node("MatMul", [h, "wout"], ["z"]),
+              helper.make_node("Softmax", ["z"], ["y"], axis=1)]
+    g = helper.make_graph(nodes, "symbolic_encoder", [x], [y], inits)
+    onnx.save(helper.make_model(g, producer_name="memscan-tests",
+                                opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 MODELS = {
     "detector-neck": (detector_neck, [(1, 3, 64, 64), (1, 3, 96, 128)]),
     "shape-arithmetic": (tf2onnx_style, [(1, 64, 16), (2, 200, 16)]),
+    "symbolic-encoder": (symbolic_encoder, [(1, 128, 32), (2, 300, 32)]),
 }
 
 

@@ -139,6 +139,22 @@ def collect(model: Any) -> tuple[dict[str, Shape], dict[str, str]]:
     return shapes, others
 
 
+def symbolic_shapes(model: Any) -> dict[str, tuple]:
+    """Shapes with symbolic dims kept: a number, a dim_param name, or None (unknown)."""
+    out: dict[str, tuple] = {}
+    g = model.graph
+    for t in g.initializer:
+        out[t.name] = tuple(int(d) for d in t.dims)
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+        if t is None or not t.HasField("shape"):
+            continue
+        out.setdefault(vi.name, tuple(
+            int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None)
+            for d in t.shape.dim))
+    return out
+
+
 @contextlib.contextmanager
 def _scratch_cwd():
     """Run inside an empty temporary folder, so nothing an engine writes is left behind."""
@@ -243,6 +259,7 @@ class ShapeOracle:
         #: the stored input shapes, used then for what the engines cannot shape (values that
         #: depend on input data, ops without a schema).
         self.stated: dict[str, Shape] = {}
+        self._planning: Optional[dict[str, tuple]] = None
         self.stored_inputs: dict[str, Shape] = {}
         if model is not None:
             self.stated, _ = collect(model)
@@ -317,6 +334,26 @@ class ShapeOracle:
                 + (" ..." if len(unshaped) > MAX_LISTED else ""),
                 {"count": len(unshaped), "tensors": unshaped[:MAX_LISTED]}))
         return shapes, findings
+
+    def planning_shapes(self) -> dict[str, tuple]:
+        """Each value's shape as onnxruntime's planner sees it when it loads the file, before
+        any input is given: onnx's inference at the file's own input dims, a dim either a
+        number, a symbol (``"batch"``) or None (unknown). Its allocation planner reuses one
+        value's buffer for another only when these agree (allocation_planner.cc,
+        ``PlannerImpl::SameShape``: equal dim_value, or equal non-empty dim_param)."""
+        if self._planning is None:
+            try:  # no data propagation: onnxruntime's own at load time covers few ops
+                inferred = self.onnx.shape_inference.infer_shapes(self.base, strict_mode=False)
+            except Exception:
+                inferred = None
+            # onnx names the dims it cannot know (unk__N); onnxruntime's graph leaves them
+            # empty, so only the file's own symbols count as dims it can compare
+            own = {d for s in symbolic_shapes(self.base).values() for d in s
+                   if isinstance(d, str)}
+            self._planning = {
+                t: tuple(d if not isinstance(d, str) or d in own else None for d in s)
+                for t, s in (symbolic_shapes(inferred) if inferred is not None else {}).items()}
+        return self._planning
 
     def _wanted(self) -> list[str]:
         seen: dict[str, None] = {}
