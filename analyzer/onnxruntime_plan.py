@@ -18,13 +18,16 @@ from .liveness import PLANNERS, Buffer, Step, order
 def onnxruntime_order(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
     """The order onnxruntime's sequential executor runs an ONNX graph in (default order).
 
-    onnxruntime turns Constant nodes into initializers when it loads a model, so they never
+    onnxruntime turns Constant nodes into initializers when it loads a model (graph.cc,
+    ``Graph::Graph`` converting Constant nodes), so they never
     run and their outputs are weights, not activations; nodes that feed no graph output
     (dead Cast chains in Keras/torch exports) never run either. It then orders the remaining nodes
     by a depth-first walk *backwards* from the leaves (nodes whose outputs no node reads),
     emitting a node once all its producers are emitted: leaves are pushed on a stack in
     file order (so the last leaf is walked first), and a node's producers are pushed in
-    ascending file order (so its highest-numbered producer is walked first). This is not
+    ascending file order (so its highest-numbered producer is walked first) (source:
+    onnxruntime/core/graph/graph_viewer.cc, ``GraphViewer::GraphViewer`` default order via
+    ``Graph::ReverseDFSFrom`` over the leaf nodes). This is not
     file order: e.g. a Shape→Gather→Concat chain feeding a Reshape runs before the data
     input's producer when that producer comes earlier in the file.
     """
@@ -69,7 +72,9 @@ def _needed(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
 
 
 def _without_cast_pairs(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
-    """onnxruntime's duplicate-Cast removal, which runs even with optimizations off.
+    """onnxruntime's duplicate-Cast removal, which runs even with optimizations off
+    (onnxruntime/core/optimizer/insert_cast_transformer.cc, ``RemoveDuplicateCastTransformer``,
+    applied during partitioning whatever the optimization level).
 
     For a Cast A->B (B at least as wide as A) every child Cast B->A is removed, its readers
     reading the first Cast's input instead; the first Cast goes too once nothing reads it.
@@ -112,14 +117,19 @@ def _without_cast_pairs(steps: list[Step], outputs: Sequence[str]) -> list[Step]
 
 
 #: onnxruntime CPU kernels that declare MayInplace(0, 0): their output takes their first
-#: input's buffer when that input has no other reader left and the same shape and type.
+#: input's buffer when that input has no other reader left and the same shape and type
+#: (kernel registrations in onnxruntime/core/providers/cpu/activation/activations.cc,
+#: tensor/cast_op.cc, math/clip.cc, math/softmax.cc; applied by allocation_planner.cc
+#: ``PlannerImpl::FindReusableInput``).
 ORT_MAY_INPLACE = frozenset({
     "Cast", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "Tanh",
     "Softplus", "Softsign", "ThresholdedRelu", "Clip", "Softmax",
 })
 def _conv_working_buffer(st: Step, ins: int, out: int) -> int:
-    """MLAS convolutions other than a plain 1x1 take one 16384-float working buffer per
-    thread (64 KiB; the benchmark runs one intra-op thread)."""
+    """MLAS convolutions other than a plain 1x1 take one working buffer per thread of
+    ``MLAS_CONV_WORKING_BUFFER_SIZE_PER_THREAD`` = MLAS_SGEMM_STRIDEN × MLAS_SGEMM_STRIDEK
+    = 128 × 128 floats (64 KiB) on x86-64 (onnxruntime/core/mlas/lib/convolve.cpp,
+    ``MlasConvPrepare``; one intra-op thread here)."""
     kernel = None
     if isinstance(st.config, Mapping) and isinstance(st.config.get("kernel_shape"), (list, tuple)):
         kernel = tuple(st.config["kernel_shape"])
@@ -148,8 +158,10 @@ def _softmax_transposed(st: Step, ins: int, out: int) -> int:
 #: (step, activation input bytes, output bytes).
 ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
     # Einsum copies its operands into permuted layouts and computes into a temporary before
-    # writing the output (measured on 'abc,cde->abde' and 'abcd,cde->abe' contractions:
-    # inputs + weights + 2 x output).
+    # writing the output (onnxruntime/core/providers/cpu/math/einsum_utils/
+    # einsum_compute_preprocessor.cc and einsum_auxiliary_ops.cc). NOT derived from the
+    # source yet: inputs + weights + 2 x output was measured on 'abc,cde->abde' and
+    # 'abcd,cde->abe' contractions only (docs/accuracy.md lists it as the fitted rule left).
     "Einsum": lambda st, ins, out: ins + st.weight_bytes + 2 * out,
     "Conv": _conv_working_buffer,
     "Softmax": _softmax_transposed,
@@ -157,7 +169,8 @@ ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
 }
 
 #: onnxruntime's BFC arena hands out every request rounded up to a multiple of 256 bytes
-#: (``kMinAllocationSize``): a 64-byte int64 pads tensor occupies 256 bytes of it.
+#: (onnxruntime/core/framework/bfc_arena.h ``kMinAllocationBits`` = 8, applied by
+#: bfc_arena.cc ``BFCArena::RoundedBytes``): a 64-byte int64 tensor occupies 256 bytes.
 ORT_ARENA_ALIGNMENT = 256
 
 
@@ -166,7 +179,9 @@ def arena_bytes(nbytes: int) -> int:
     return -(-nbytes // ORT_ARENA_ALIGNMENT) * ORT_ARENA_ALIGNMENT
 
 
-#: onnxruntime CPU kernels whose output always aliases their first input.
+#: onnxruntime CPU kernels whose output always aliases their first input (``.Alias(0, 0)``
+#: in their registrations: cpu/tensor/reshape.cc, flatten.cc, squeeze.cc, unsqueeze.cc,
+#: identity_op.cc; allocation_planner.cc ``FindReusableInput`` "must reuse").
 ORT_ALIAS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
 
