@@ -39,6 +39,8 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "accuracy"
 sys.path.insert(0, str(ROOT))
+if os.environ.get("MEMSCAN_BASELINE"):  # --estimate for --baseline: that checkout's analyzer
+    sys.path.insert(0, os.environ["MEMSCAN_BASELINE"])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy_models import CORPUS, ENTRIES, Entry  # noqa: E402
@@ -141,6 +143,17 @@ def measure(path: Path, mode: str = "exact", shape: Optional[tuple[int, ...]] = 
 
 # --------------------------------------------------------------------------- estimate
 
+def estimate_from(root: str, path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
+    """``estimate`` by the memscan checkout at ``root`` (the "before" figures of a change),
+    in a subprocess that imports that checkout's analyzer."""
+    proc = subprocess.run([sys.executable, __file__, "--estimate", str(path),
+                           ",".join(map(str, shape))], capture_output=True, text=True,
+                          env=dict(os.environ, MEMSCAN_BASELINE=root))
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def estimate(path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
     """memscan's own figure: its public analysis of the file at the stated input."""
     from analyzer.analysis import analyse
@@ -166,7 +179,8 @@ def _ratio(a: Optional[int], b: Optional[int]) -> Optional[float]:
     return a / b if a is not None and b else None
 
 
-def run_entry(entry: Entry, size: tuple[int, ...], modes: tuple[str, ...]) -> dict[str, Any]:
+def run_entry(entry: Entry, size: tuple[int, ...], modes: tuple[str, ...],
+              baseline: Optional[str] = None) -> dict[str, Any]:
     shape = entry.input_shape(size)
     t0 = time.time()
     try:
@@ -176,6 +190,7 @@ def run_entry(entry: Entry, size: tuple[int, ...], modes: tuple[str, ...]) -> di
                 "input": list(shape), "error": str(exc).splitlines()[0]}
     meas = {m: measure(path, m, shape) for m in modes}
     est = estimate(path, shape)
+    before = estimate_from(baseline, path, shape) if baseline else None
     exact = meas.get("exact", {})
     arena = meas.get("arena", {})
     held = None
@@ -191,6 +206,9 @@ def run_entry(entry: Entry, size: tuple[int, ...], modes: tuple[str, ...]) -> di
         "optimized_ratio": _ratio(est.get("peak_bytes"),
                                   meas.get("optimized", {}).get("peak_bytes")),
         "seconds": round(time.time() - t0, 1),
+        **({"before": before, "before_ratio": _ratio(before.get("peak_bytes"),
+                                                     exact.get("peak_bytes"))}
+           if before is not None else {}),
     }
 
 
@@ -205,9 +223,8 @@ def _r(x: Optional[float]) -> str:
 def markdown(results: list[dict[str, Any]]) -> str:
     """The table docs/accuracy.md shows, one row per entry and size."""
     head = ("| split | model | exporter | input | estimate MiB | measured MiB | ratio | "
-            "shaped | default arena held MiB (measured) | est. | ratio | ORT_ENABLE_ALL "
-            "peak MiB | ratio |")
-    lines = [head, "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+            "shaped | before: estimate MiB | ratio | shaped | ORT_ENABLE_ALL peak MiB | ratio |")
+    lines = [head, "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|---:|"]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['split']} | {r['model']} | {r['exporter']} | "
@@ -218,12 +235,15 @@ def markdown(results: list[dict[str, Any]]) -> str:
         shaped = ("error" if "error" in est else "100%" if est.get("complete")
                   else f"{est.get('unshaped_tensors')} unshaped")
         mark = "" if est.get("complete", True) else "≥ "
+        old = r.get("before") or {}
+        old_shaped = ("-" if not old else "error" if "error" in old else "100%"
+                      if old.get("complete") else f"{old.get('unshaped_tensors')} unshaped")
         lines.append(
             f"| {r['split']} | {r['model']} | {r['exporter']} | "
             f"{'×'.join(map(str, r['input']))} | {mark}{_mib(est.get('peak_bytes'))} | "
             f"{_mib(meas.get('exact', {}).get('peak_bytes'))} | {_r(r['ratio'])} | {shaped} | "
-            f"{_mib(r.get('arena_held_measured'))} | {_mib(est.get('arena_held_bytes'))} | "
-            f"{_r(r.get('arena_ratio'))} | "
+            f"{'' if old.get('complete', True) else '≥ '}{_mib(old.get('peak_bytes'))} | "
+            f"{_r(r.get('before_ratio'))} | {old_shaped} | "
             f"{_mib(meas.get('optimized', {}).get('peak_bytes'))} | "
             f"{_r(r.get('optimized_ratio'))} |")
     return "\n".join(lines) + "\n"
@@ -257,12 +277,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     p.add_argument("--markdown", metavar="FILE", help="write the docs table to FILE")
     p.add_argument("--from-json", metavar="FILE", help="only re-render a saved --json")
+    p.add_argument("--baseline", metavar="DIR",
+                   help="also estimate with the memscan checkout in DIR (before figures)")
+    p.add_argument("--estimate", nargs=2, metavar=("PATH", "SHAPE"), help=argparse.SUPPRESS)
     p.add_argument("--measure", nargs=3, metavar=("PATH", "MODE", "SHAPE"),
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.measure:
         path, mode, shape = args.measure
         print(json.dumps(measure_in_process(path, mode, [int(x) for x in shape.split(",") if x])))
+        return 0
+    if args.estimate:
+        print(json.dumps(estimate(Path(args.estimate[0]),
+                                  tuple(int(x) for x in args.estimate[1].split(",")))))
         return 0
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
@@ -275,13 +302,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         results = []
         for e in entries:
             for size in e.sizes:
-                r = run_entry(e, size, modes)
+                r = run_entry(e, size, modes, args.baseline)
                 results.append(r)
                 est = r.get("estimate", {})
                 print(f"{r['split']:<8} {r['model']:<20} {'x'.join(map(str, r['input'])):<14} "
                       f"est {_mib(est.get('peak_bytes')):>8} meas "
                       f"{_mib(r.get('measured', {}).get('exact', {}).get('peak_bytes')):>8} "
-                      f"ratio {_r(r.get('ratio')):>6}  "
+                      f"ratio {_r(r.get('ratio')):>6} (before {_r(r.get('before_ratio'))})  "
                       f"{'complete' if est.get('complete') else est.get('unshaped_tensors')}"
                       f"  {r.get('error') or est.get('error') or ''}", flush=True)
                 if args.json:  # saved as it goes: a long run can be stopped and re-rendered
