@@ -169,8 +169,8 @@ def estimate(path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
             "with_inputs_bytes": t.activation_peak_bytes, "input_bytes": t.input_bytes,
             "arena_held_bytes": getattr(t, "onnxruntime_arena_held_bytes", None),
             "feature_map_bytes": t.feature_map_bytes, "peak_layer": t.peak_layer,
-            "complete": getattr(t, "complete", True),
-            "unshaped_tensors": getattr(t, "unshaped_tensors", 0)}
+            "complete": getattr(t, "complete", None),  # None: a checkout before issue 13
+            "unshaped_tensors": getattr(t, "unshaped_tensors", None)}
 
 
 # --------------------------------------------------------------------------- main
@@ -223,27 +223,24 @@ def _r(x: Optional[float]) -> str:
 def markdown(results: list[dict[str, Any]]) -> str:
     """The table docs/accuracy.md shows, one row per entry and size."""
     head = ("| split | model | exporter | input | estimate MiB | measured MiB | ratio | "
-            "shaped | before: estimate MiB | ratio | shaped | ORT_ENABLE_ALL peak MiB | ratio |")
-    lines = [head, "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|---:|"]
+            "shaped | before: estimate MiB | ratio | ORT_ENABLE_ALL peak MiB | ratio |")
+    lines = [head, "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['split']} | {r['model']} | {r['exporter']} | "
                          f"{'×'.join(map(str, r['input']))} | export failed: {r['error'][:60]} "
-                         "| | | | | | | | |")
+                         "| | | | | | | |")
             continue
         est, meas = r["estimate"], r["measured"]
         shaped = ("error" if "error" in est else "100%" if est.get("complete")
                   else f"{est.get('unshaped_tensors')} unshaped")
         mark = "" if est.get("complete", True) else "≥ "
         old = r.get("before") or {}
-        old_shaped = ("-" if not old else "error" if "error" in old else "100%"
-                      if old.get("complete") else f"{old.get('unshaped_tensors')} unshaped")
         lines.append(
             f"| {r['split']} | {r['model']} | {r['exporter']} | "
             f"{'×'.join(map(str, r['input']))} | {mark}{_mib(est.get('peak_bytes'))} | "
             f"{_mib(meas.get('exact', {}).get('peak_bytes'))} | {_r(r['ratio'])} | {shaped} | "
-            f"{'' if old.get('complete', True) else '≥ '}{_mib(old.get('peak_bytes'))} | "
-            f"{_r(r.get('before_ratio'))} | {old_shaped} | "
+            f"{_mib(old.get('peak_bytes'))} | {_r(r.get('before_ratio'))} | "
             f"{_mib(meas.get('optimized', {}).get('peak_bytes'))} | "
             f"{_r(r.get('optimized_ratio'))} |")
     return "\n".join(lines) + "\n"
@@ -276,7 +273,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help=f"measurements to make (default: {','.join(MODES)})")
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     p.add_argument("--markdown", metavar="FILE", help="write the docs table to FILE")
-    p.add_argument("--from-json", metavar="FILE", help="only re-render a saved --json")
+    p.add_argument("--from-json", metavar="FILE", nargs="+",
+                   help="only re-render saved --json files (tuning first, then held-out)")
     p.add_argument("--baseline", metavar="DIR",
                    help="also estimate with the memscan checkout in DIR (before figures)")
     p.add_argument("--estimate", nargs=2, metavar=("PATH", "SHAPE"), help=argparse.SUPPRESS)
@@ -292,7 +290,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                   tuple(int(x) for x in args.estimate[1].split(",")))))
         return 0
     if args.from_json:
-        results = json.loads(Path(args.from_json).read_text())
+        results = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
     else:
         entries = [ENTRIES[n] for n in args.models] if args.models else \
             [e for e in CORPUS if e.split in ("tuning", "held-out")]
