@@ -422,9 +422,8 @@ def export_keras_torch(net: str, size: tuple[int, ...], out: str) -> None:
     """The six models of the first benchmark (bench/models.py), Keras 3 on torch."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     os.environ["KERAS_BACKEND"] = "torch"
-    from models import MODELS as KERAS_TORCH
-    model = KERAS_TORCH[net][0](*size[:2])
-    model.export(out, format="onnx", verbose=False)
+    from models import export
+    export(net, size, out)
 
 
 # ----------------------------------------------------------------------------- quantized
