@@ -18,7 +18,7 @@ import tempfile
 from typing import Any, Mapping, Optional
 
 from ...engine_inputs import OnnxModel
-from ...formats.onnx_proto import collect
+from ...formats.onnx_proto import collect, symbolic_shapes
 from ...ir import Graph, ReaderFinding, Shape
 from ..onnx_values import with_shape_values
 
@@ -218,25 +218,11 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
     return shapes, findings
 
 
-def symbolic_shapes(model: Any) -> dict[str, tuple]:
-    """Shapes with symbolic dims kept: a number, a dim_param name, or None (unknown)."""
-    out: dict[str, tuple] = {}
-    g = model.graph
-    for t in g.initializer:
-        out[t.name] = tuple(int(d) for d in t.dims)
-    for vi in list(g.input) + list(g.value_info) + list(g.output):
-        t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
-        if t is None or not t.HasField("shape"):
-            continue
-        out.setdefault(vi.name, tuple(
-            int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None)
-            for d in t.shape.dim))
-    return out
-
-
 def planning_shapes(graph: Graph) -> Optional[dict[str, tuple]]:
     """Each value's shape as onnxruntime's planner sees it when it loads the file, before any
-    input is given: onnx's inference at the file's own input dims, without data propagation
+    input is given: the value_info the file states (dynamo exports state every value with
+    its symbols; onnxruntime's NodeArgs start from them, graph.cc), else onnx's inference at
+    the file's own input dims, without data propagation
     (onnxruntime's own at load time covers few ops), a dim a number, one of the file's own
     symbols (``"batch"``) or None. The ``unk__N`` names onnx invents for dims it cannot know
     count as None: onnxruntime's graph leaves those dims empty. Its allocation planner reuses
@@ -252,9 +238,12 @@ def planning_shapes(graph: Graph) -> Optional[dict[str, tuple]]:
         inferred = onnx.shape_inference.infer_shapes(base, strict_mode=False)
     except Exception:  # a model onnx rejects: the stated shapes stand in
         return None
-    own = {d for s in symbolic_shapes(base).values() for d in s if isinstance(d, str)}
-    return {t: tuple(d if not isinstance(d, str) or d in own else None for d in s)
-            for t, s in symbolic_shapes(inferred).items()}
+    stated = dict(data.stated_symbolic)
+    own = {d for s in list(symbolic_shapes(base).values()) + list(stated.values()) for d in s
+           if isinstance(d, str)}
+    inferred_shapes = {t: tuple(d if not isinstance(d, str) or d in own else None for d in s)
+                       for t, s in symbolic_shapes(inferred).items()}
+    return {**inferred_shapes, **stated}
 
 
 def _wanted(base: Any) -> list[str]:
