@@ -275,6 +275,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--markdown", metavar="FILE", help="write the docs table to FILE")
     p.add_argument("--from-json", metavar="FILE", nargs="+",
                    help="only re-render saved --json files (tuning first, then held-out)")
+    p.add_argument("--reestimate", action="store_true",
+                   help="with --from-json: recompute memscan's estimate, keep the measurements")
     p.add_argument("--baseline", metavar="DIR",
                    help="also estimate with the memscan checkout in DIR (before figures)")
     p.add_argument("--estimate", nargs=2, metavar=("PATH", "SHAPE"), help=argparse.SUPPRESS)
@@ -291,6 +293,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     if args.from_json:
         results = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
+        for r in results if args.reestimate else ():
+            if "estimate" in r:
+                r["estimate"] = estimate(onnx_path(r["model"], ENTRIES[r["model"]].sizes[
+                    [tuple(ENTRIES[r["model"]].input_shape(z)) for z in
+                     ENTRIES[r["model"]].sizes].index(tuple(r["input"]))]), tuple(r["input"]))
+                r["ratio"] = _ratio(r["estimate"].get("peak_bytes"),
+                                    r["measured"].get("exact", {}).get("peak_bytes"))
+                r["optimized_ratio"] = _ratio(r["estimate"].get("peak_bytes"), r["measured"].get(
+                    "optimized", {}).get("peak_bytes"))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
     else:
         entries = [ENTRIES[n] for n in args.models] if args.models else \
             [e for e in CORPUS if e.split in ("tuning", "held-out")]
