@@ -163,6 +163,10 @@ class Code(_StrEnum):
         "tflite-quantized", Severity.INFO,
         "quantized tensors: param bytes are their stored integer bytes (scales not counted)",
         "analyzer/formats/tflite.py")
+    INCOMPLETE_SHAPES = (
+        "incomplete-shapes", Severity.WARNING,
+        "some tensor has no shape at this input: every activation figure is a lower bound (≥)",
+        "analyzer/checks.py")
 
 
 #: ``--fail-on`` value matching every finding of severity "error".

@@ -91,6 +91,11 @@ class Totals:
     #: layers_with_unknown_macs > 0).
     macs: int = 0
     layers_with_unknown_macs: int = 0
+    #: False when some tensor has no shape at this input: every activation figure above
+    #: (feature maps, total, peaks, arena, training) leaves it out and is a lower bound.
+    complete: bool = True
+    #: How many tensors have no shape (their bytes are left out, never guessed).
+    unshaped_tensors: int = 0
 
 
 @dataclass

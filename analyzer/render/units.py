@@ -30,3 +30,20 @@ def macs(count: Optional[int]) -> str:
         if count >= size:
             return f"{count / size:,.2f} {unit}"
     return str(count)
+
+
+#: The mark before a figure that leaves out tensors of unknown size (a lower bound).
+AT_LEAST = "≥ "
+
+
+def at_least(text: str, complete: bool) -> str:
+    """``text`` marked as a lower bound when the report is not complete."""
+    return text if complete else AT_LEAST + text
+
+
+def unshaped_line(totals) -> str:
+    """The one line that says why figures are marked ≥ ('' when nothing is left out)."""
+    if totals.complete:
+        return ""
+    return (f"≥: {totals.unshaped_tensors} tensors have no shape at this input; figures "
+            "marked ≥ leave their bytes out (lower bounds)")
