@@ -145,7 +145,8 @@ MUTATIONS = [
       "CSV writes an unknown value as 0"),
     M("render-chart-bar-height", "renderers", "analyzer/render/svgchart.py",
       "h = b / MIB / bmax * ph if bmax else 0", "h = b / MIB / bmax * ph / 2 if bmax else 0",
-      ("tests/test_html_chromium.py",), "chart bars drawn at half height"),
+      ("tests/test_html_chromium.py", "tests/test_svg_chart.py"),
+      "chart bars drawn at half height"),
 ]
 
 
