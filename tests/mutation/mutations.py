@@ -39,6 +39,7 @@ CHECKS = ("tests/test_cli.py", "tests/test_reference_numbers.py",
 MEMORY = ("tests/test_layer_classes.py", "tests/test_memory_model.py",
           "tests/test_reference_numbers.py")
 RENDER = ("tests/test_cli.py", "tests/test_orchestrate.py", "tests/test_svg_chart.py",
+          "tests/test_csv_out.py",
           "tests/test_audit.py::test_csv_has_a_row_per_layer_with_the_path")
 
 
