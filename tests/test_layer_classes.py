@@ -26,6 +26,13 @@ INDEX = json.loads((LAYERS / "index.json").read_text())
 FRAMEWORKS = ("keras3", "tf_keras")
 GOLDENS = sorted(p for fw in FRAMEWORKS for p in (LAYERS / fw).glob("*.json"))
 
+#: Findings a file Keras saved and reloads at both inputs may carry (anything else, e.g. a
+#: weights-mismatch from misread weight shapes, is a disagreement with Keras).
+EXPECTED_FINDINGS = {"Lambda": {"lambda-layer"}}
+#: ... and at the other input: PReLU's alpha is per element, so the stored (8, 8, 4) cannot
+#: serve a 12x10 input (Keras rebuilds a new alpha; loading the file's would fail).
+EXPECTED_AT_OTHER_INPUT = {"PReLU": {"weights-mismatch"}}
+
 #: Where memscan and Keras disagree and the rule is not fixed yet: (framework, golden stem)
 #: -> why. The comparison must keep failing; a case that starts passing fails the test (take
 #: it off this list).
@@ -46,13 +53,17 @@ def _row_problems(row, layer: dict, batch: int) -> list[str]:
     return out
 
 
-def compare(path: Path, run: dict, inputs: Optional[list[InputArg]]) -> list[str]:
-    """Every difference between memscan's rows and Keras's at one input."""
+def compare(path: Path, run: dict, inputs: Optional[list[InputArg]],
+            allowed: frozenset[str] = frozenset()) -> list[str]:
+    """Every difference between memscan's rows and Keras's at one input (and any finding
+    but the ``allowed`` ones)."""
     report = analyse(str(path), inputs=inputs or (), batch=run["batch"])
+    problems = [f"finding {f.code}: {f.message}" for f in report.findings
+                if f.code not in allowed]
     rows = {r.name: r for r in report.layers}
     keras = {layer["name"]: layer for layer in run["layers"]}
-    problems = [f"{name}: row Keras does not have ({rows[name].type})"
-                for name in rows if name not in keras]
+    problems += [f"{name}: row Keras does not have ({rows[name].type})"
+                 for name in rows if name not in keras]
     for name, layer in keras.items():
         row = rows.get(name)
         if row is None:
@@ -69,10 +80,12 @@ def _problems(golden_path: Path) -> list[str]:
     golden = json.loads(golden_path.read_text())
     path = golden_path.parent / golden["file"]
     saved, other = golden["runs"]
-    found = [f"at the saved input: {p}" for p in compare(path, saved, None)]
+    allowed = frozenset(EXPECTED_FINDINGS.get(golden["class"], ()))
+    found = [f"at the saved input: {p}" for p in compare(path, saved, None, allowed)]
     inputs = [InputArg(None, tuple(s)) for s in other["inputs"]]
     found += [f"at {other['inputs']} batch {other['batch']}: {p}"
-              for p in compare(path, other, inputs)]
+              for p in compare(path, other, inputs,
+                               allowed | EXPECTED_AT_OTHER_INPUT.get(golden["class"], set()))]
     return found
 
 
