@@ -32,7 +32,7 @@ TIMEOUT_S = 900
 RULES = ("tests/test_layer_classes.py", "tests/test_oracle_keras.py")
 KERAS_READERS = ("tests/test_layer_classes.py", "tests/test_keras_zip.py",
                  "tests/test_oracle_keras.py")
-ONNX = ("tests/test_onnx_cli.py", "-k", "not peak_rss")
+ONNX = ("tests/test_onnx_dtypes.py", "tests/test_onnx_cli.py", "-k", "not peak_rss")
 LIVENESS = ("tests/test_liveness.py", "tests/test_memory_model.py")
 CHECKS = ("tests/test_cli.py", "tests/test_reference_numbers.py",
           "tests/test_onnx_cli.py::test_model_over_2gb_with_external_data")
