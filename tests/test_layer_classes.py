@@ -139,3 +139,17 @@ def test_mixed_precision_policies_recorded_from_saved_files() -> None:
             dtypes = {d for g in goldens for layer in g["runs"][0]["layers"]
                       for d in layer["output_dtypes"]}
             assert dtype in dtypes, (fw, policy, dtypes)
+
+
+def test_bfloat16_weights_are_two_bytes() -> None:
+    """Under the whole-model bfloat16 policy Keras stores bfloat16 weights, which HDF5 keeps
+    as an opaque 2-byte type: each weight is 2 bytes, as Keras's own variables are."""
+    for fw in FRAMEWORKS:
+        goldens = sorted((LAYERS / fw).glob("*@bfloat16.json"))
+        assert len(goldens) >= 2, fw
+        for p in goldens:
+            report = analyse(str(p.parent / json.loads(p.read_text())["file"]))
+            weighted = [r for r in report.layers if r.params]
+            assert weighted, p.name
+            for r in weighted:
+                assert r.param_bytes == 2 * r.params, (p.name, r.name, r.param_bytes, r.params)
