@@ -33,7 +33,8 @@ RULES = ("tests/test_layer_classes.py", "tests/test_oracle_keras.py")
 KERAS_READERS = ("tests/test_layer_classes.py", "tests/test_keras_zip.py",
                  "tests/test_oracle_keras.py")
 ONNX = ("tests/test_onnx_dtypes.py", "tests/test_onnx_cli.py", "-k", "not peak_rss")
-LIVENESS = ("tests/test_liveness.py", "tests/test_memory_model.py")
+LIVENESS = ("tests/test_liveness.py", "tests/test_runtime_model.py",
+            "tests/test_memory_model.py")
 CHECKS = ("tests/test_cli.py", "tests/test_reference_numbers.py",
           "tests/test_onnx_cli.py::test_model_over_2gb_with_external_data")
 MEMORY = ("tests/test_layer_classes.py", "tests/test_memory_model.py",
@@ -110,12 +111,13 @@ MUTATIONS = [
     M("liveness-free-late", "liveness", "analyzer/liveness.py",
       "delta[min(b.end, n) + 1] -= b.nbytes", "delta[min(b.end, n) + 2] -= b.nbytes", LIVENESS,
       "a tensor is freed one step after its last reader"),
-    M("liveness-outputs-freed", "liveness", "analyzer/liveness.py",
+    M("liveness-outputs-freed", "liveness", "analyzer/runtime_model.py",
       "            buf.end = n\n    return list(buffers.values())",
       "            pass\n    return list(buffers.values())", LIVENESS,
       "graph outputs are freed after their last reader"),
-    M("liveness-arena-touching", "liveness", "analyzer/liveness.py",
-      "if p[2] <= b.end and b.start <= p[3]", "if p[2] < b.end and b.start < p[3]", LIVENESS,
+    M("liveness-arena-touching", "liveness", "analyzer/runtime_model.py",
+      "if p.start <= b.end and b.start <= p.end", "if p.start < b.end and b.start < p.end",
+      LIVENESS,
       "the arena lets buffers alive at the same step share memory"),
     # ---- memory figures
     M("memory-multi-output", "memory", "analyzer/memory.py",
