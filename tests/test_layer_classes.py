@@ -17,7 +17,7 @@ import pytest
 
 from analyzer.analysis import analyse
 from analyzer.inputs import InputArg
-from analyzer.shapes.registry import RULES, _load_rule_modules
+from analyzer.shapes.ops import rules_of
 
 from conftest import FIXTURES
 
@@ -102,10 +102,9 @@ def test_layer_class_matches_keras(golden: Path) -> None:
 def test_every_registered_class_is_built_or_has_a_reason() -> None:
     """Each Keras class the registry knows has a saved model in at least one framework, or a
     reason in the index why no Keras writes it; each framework that skips a class says why."""
-    _load_rule_modules()
     unbuildable = INDEX["unbuildable"]
     uncovered = []
-    for name in (n for n in RULES if ":" not in n):
+    for name in rules_of("keras"):
         entries = [INDEX[fw].get(name, {}) for fw in FRAMEWORKS]
         if name in unbuildable:
             assert unbuildable[name], name
