@@ -121,8 +121,10 @@ MUTATIONS = [
       "the arena lets buffers alive at the same step share memory"),
     # ---- memory figures
     M("memory-multi-output", "memory", "analyzer/memory.py",
-      "total += math.prod(s) * dtype_bytes(dtype)", "total = math.prod(s) * dtype_bytes(dtype)",
-      MEMORY, "a multi-output layer counts only its last output"),
+      "act = None if act is None or one is None else act + one",
+      "act = None if act is None or one is None else one",
+      ("tests/test_multi_output_bytes.py", *MEMORY),
+      "a multi-output layer counts only its last output"),
     M("memory-bfloat16-4-bytes", "memory", "analyzer/ir.py",
       '"float16": 2, "bfloat16": 2,', '"float16": 2, "bfloat16": 4,', MEMORY,
       "bfloat16 counted as 4 bytes"),
