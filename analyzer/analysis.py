@@ -8,6 +8,7 @@ from . import formats
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
+from .findings import ShapeStatus
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
 from .memory import LayerFigures, layer_figures, totals
@@ -90,7 +91,8 @@ def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
         non_trainable_param_bytes=train.non_trainable_bytes,
         gradient_bytes=train.gradient_bytes, optimizer_state_bytes=train.optimizer_state_bytes,
         optimizer=optimizer, training_activation_bytes=train.activation_bytes,
-        training_bytes=train.total)
+        training_bytes=train.total, unshaped_tensors=len(live.unshaped),
+        complete=not live.unshaped and not tot.layers_with_unknown_shapes)
 
 
 def _batch_of(graph: Graph, shapes: Mapping[str, tuple]) -> int:
@@ -114,7 +116,7 @@ def loose_weight_figures(weights: Sequence[WeightSpec], plan: DtypePlan = DtypeP
         nbytes = [(w.size * dtype_bytes(plan.weight(w.dtype)), w.trainable) for w in ws]
         row = LayerRow(name=layer, type="(weights only)", output_shapes=[], params=n,
                        stored_params=n, param_bytes=sum(b for b, _ in nbytes),
-                       activation_bytes=0, shape_status="no-architecture",
+                       activation_bytes=0, shape_status=ShapeStatus.NO_ARCHITECTURE,
                        trainable_param_bytes=sum(b for b, t in nbytes if t))
         rows.append(LayerFigures(row=row, path=layer, nodes=[]))
     return rows

@@ -18,8 +18,11 @@ import tempfile
 from typing import Any, Mapping, Optional
 
 from ...engine_inputs import OnnxModel
-from ...formats.onnx_proto import collect
+from ...errors import typed_first_line
+from ...findings import Code, Severity
+from ...formats.onnx_proto import collect, symbolic_shapes
 from ...ir import Graph, ReaderFinding, Shape
+from ..onnx_values import with_shape_values
 
 MAX_LISTED = 50
 #: Every ONNX shape comes from the engines: an op they leave unshaped is "unshaped", not
@@ -66,8 +69,7 @@ def run_onnx(onnx: Any, model: Any) -> tuple[Optional[Any], str]:
         return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
                                                  data_prop=True), ""
     except Exception as exc:
-        strict_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}" \
-            if str(exc).strip() else type(exc).__name__
+        strict_error = typed_first_line(exc)
     try:
         return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True), \
             strict_error
@@ -136,8 +138,7 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
         sym._update_output_from_vi()
         return sym.out_mp_, "" if complete else "incomplete"
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        return None, f"{type(exc).__name__}: {text}"
+        return None, typed_first_line(exc)
     finally:
         ort_logger.setLevel(level)
 
@@ -152,7 +153,7 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
     base = onnx.ModelProto()
     base.ParseFromString(data.weight_free)
     model = with_inputs(onnx, base, input_shapes)
-    onnx_model, onnx_note = run_onnx(onnx, model)
+    model, onnx_model, onnx_note = with_shape_values(onnx, model, run_onnx, collect)
     a, a_other = collect(onnx_model) if onnx_model is not None else ({}, {})
     wanted = _wanted(base)
     count_a = sum(1 for t in wanted if t in a)
@@ -173,7 +174,7 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             disagree.append(name)
     others = {**b_other, **a_other}
     findings = [ReaderFinding(
-        "shape-engine", "info", None,
+        Code.SHAPE_ENGINE, Severity.INFO, None,
         f"shapes from {winner}'s shape inference ({max(count_a, count_b)} of {len(wanted)} "
         f"node outputs; onnx shaped {count_a}, onnxruntime {count_b})"
         + (f"; onnx strict mode: {onnx_note}" if onnx_note else "")
@@ -182,14 +183,14 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
          "tensors": len(wanted)})]
     if disagree:
         findings.append(ReaderFinding(
-            "shape-engines-disagree", "warning", None,
+            Code.SHAPE_ENGINES_DISAGREE, Severity.WARNING, None,
             f"onnx and onnxruntime infer different shapes for {len(disagree)} tensors "
             f"(kept {winner}'s): {', '.join(disagree[:MAX_LISTED])}",
             {"tensors": disagree[:MAX_LISTED], "count": len(disagree)}))
     non_tensor = {t: others[t] for t in wanted if t in others and t not in shapes}
     if non_tensor:
         findings.append(ReaderFinding(
-            "non-tensor-values", "info", None,
+            Code.NON_TENSOR_VALUES, Severity.INFO, None,
             f"{len(non_tensor)} values are not tensors and have no shape: "
             + ", ".join(f"{k} ({v})" for k, v in list(non_tensor.items())[:MAX_LISTED]),
             {"values": non_tensor}))
@@ -202,19 +203,47 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             shapes[t] = data.stated[t]
         unshaped = [t for t in unshaped if t not in shapes]
         findings.append(ReaderFinding(
-            "shapes-from-file", "info", None,
+            Code.SHAPES_FROM_FILE, Severity.INFO, None,
             f"{len(from_file)} tensors the engines could not shape take the shapes the file "
             f"states (valid at the stored input shapes, which are the ones analysed): "
             f"{', '.join(from_file[:MAX_LISTED])}",
             {"count": len(from_file), "tensors": from_file[:MAX_LISTED]}))
     if unshaped:
         findings.append(ReaderFinding(
-            "unshaped-tensors", "warning", None,
+            Code.UNSHAPED_TENSORS, Severity.WARNING, None,
             f"{len(unshaped)} tensors could not be shaped by either engine at this input "
             f"(their bytes are left out, never guessed): {', '.join(unshaped[:MAX_LISTED])}"
             + (" ..." if len(unshaped) > MAX_LISTED else ""),
             {"count": len(unshaped), "tensors": unshaped[:MAX_LISTED]}))
     return shapes, findings
+
+
+def planning_shapes(graph: Graph) -> Optional[dict[str, tuple]]:
+    """Each value's shape as onnxruntime's planner sees it when it loads the file, before any
+    input is given: the value_info the file states (dynamo exports state every value with
+    its symbols; onnxruntime's NodeArgs start from them, graph.cc), else onnx's inference at
+    the file's own input dims, without data propagation
+    (onnxruntime's own at load time covers few ops), a dim a number, one of the file's own
+    symbols (``"batch"``) or None. The ``unk__N`` names onnx invents for dims it cannot know
+    count as None: onnxruntime's graph leaves those dims empty. Its allocation planner reuses
+    a buffer only between values whose such shapes agree (allocation_planner.cc,
+    ``PlannerImpl::SameShape``: equal dim_value, or equal non-empty dim_param)."""
+    data = graph.engine_input
+    if not isinstance(data, OnnxModel):
+        return None
+    onnx = _import_onnx()
+    base = onnx.ModelProto()
+    base.ParseFromString(data.weight_free)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(base, strict_mode=False)
+    except Exception:  # a model onnx rejects: the stated shapes stand in
+        return None
+    stated = dict(data.stated_symbolic)
+    own = {d for s in list(symbolic_shapes(base).values()) + list(stated.values()) for d in s
+           if isinstance(d, str)}
+    inferred_shapes = {t: tuple(d if not isinstance(d, str) or d in own else None for d in s)
+                       for t, s in symbolic_shapes(inferred).items()}
+    return {**inferred_shapes, **stated}
 
 
 def _wanted(base: Any) -> list[str]:
