@@ -99,7 +99,7 @@ MUTATIONS = [
     M("reader-h5-shape-reversed", "readers", "analyzer/formats/keras_h5.py",
       "shape = tuple(int(d) for d in ds.shape)", "shape = tuple(int(d) for d in ds.shape)[::-1]",
       KERAS_READERS, "HDF5 weight shapes read reversed"),
-    M("reader-h5-bfloat16", "readers", "analyzer/formats/keras_h5.py",
+    M("reader-h5-bfloat16", "readers", "analyzer/formats/keras_container.py",
       'return "bfloat16" if getattr(dt, "itemsize", 0) == 2 else name', "return name",
       KERAS_READERS, "bfloat16 weights (stored as void) keep the raw HDF5 name"),
     M("reader-keras2-kwarg-tensors", "readers", "analyzer/formats/keras_config.py",
