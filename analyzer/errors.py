@@ -17,3 +17,8 @@ class UnreadableArtifact(MemscanError):
 
 class BadArguments(MemscanError):
     """The command line does not fit the artifact (an unknown input name, a wrong rank...)."""
+
+
+class MissingExtra(MemscanError):
+    """The artifact needs an optional dependency that is not installed (TensorFlow for a
+    graph-only SavedModel); the message names the pip command that installs it."""

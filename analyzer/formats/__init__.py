@@ -16,12 +16,13 @@ from ..ir import Graph
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
 
-#: kind -> module implementing read(path). Detectors below pick the kind.
+#: kind -> module implementing read(path), relative to this package (installed as
+#: memscan.formats, run from the repository as analyzer.formats). Detectors pick the kind.
 READERS: dict[str, str] = {
-    "keras-h5": "analyzer.formats.keras_h5",
-    "onnx": "analyzer.formats.onnx_reader",
-    "savedmodel": "analyzer.formats.savedmodel",
-    "keras-zip": "analyzer.formats.keras_zip",
+    "keras-h5": ".keras_h5",
+    "onnx": ".onnx_reader",
+    "savedmodel": ".savedmodel",
+    "keras-zip": ".keras_zip",
 }
 
 Detector = Callable[[str, bytes], Optional[str]]
@@ -87,10 +88,11 @@ def detect(path: str) -> str:
         kind = fn(path, head)
         if kind:
             return kind
-    if os.path.isdir(path):
+    from .unsupported import identify, reason
+
+    if os.path.isdir(path) and identify(path, head) is None:
         raise UnreadableArtifact("folder holds no model memscan can read", path)
-    raise UnreadableArtifact("not a model memscan can read (expected Keras .h5/.keras, "
-                             "SavedModel or ONNX)", path)
+    raise UnreadableArtifact(reason(path, head), path)
 
 
 def load(path: str, **options: object) -> Graph:
@@ -100,6 +102,6 @@ def load(path: str, **options: object) -> Graph:
     (None) options are not passed, so readers without options keep ``read(path)``.
     """
     kind = detect(path)
-    module = importlib.import_module(READERS[kind])
+    module = importlib.import_module(READERS[kind], __package__)
     given = {k: v for k, v in options.items() if v is not None}
     return module.read(path, **given) if given else module.read(path)
