@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from . import __version__
+from ._version import __version__
 from .dtypes import WHAT_IF_DTYPES
 from .errors import MemscanError
 
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .budget import METRICS, parse_codes, parse_size
     from .inputs import parse_dim_arg, parse_input_arg
     from .render import FORMATS
+    from .render.options import parse_layers
 
     p = _Parser(prog="memscan", description="Memory a saved model needs at the input you "
                 "plan, read from the file alone (no model code, no weights loaded).",
@@ -146,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=tuple(FORMATS), help="default: table")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    out.add_argument("--layers", type=_arg(parse_layers), metavar="all|top:N|none",
+                     help="per-layer rows of the table, Markdown and HTML: every layer, the N "
+                          "with the most activation bytes, or none (default: the table shows "
+                          "every layer up to 60, else the top 20; Markdown drops rows only to "
+                          "stay under 65,536 characters)")
 
     run = p.add_argument_group("running")
     run.add_argument("-j", "--jobs", type=_positive_int,
@@ -172,6 +178,14 @@ def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     group = parser.analysis_group  # type: ignore[attr-defined]
     return {a.dest: getattr(args, a.dest) for a in group._group_actions
             if getattr(args, a.dest, None) is not None}
+
+
+def _render_options(args: argparse.Namespace):
+    """Layout only: the width to fit (COLUMNS, or the terminal's when writing to one)."""
+    from .render.options import LayerSelection, Options, terminal_width
+
+    return Options(width=terminal_width(None if args.output else sys.stdout),
+                   layers=args.layers or LayerSelection())
 
 
 def _nothing_found(audit) -> str:
@@ -216,7 +230,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"memscan: error: {', '.join(args.paths)}: {_nothing_found(audit)}",
                   file=sys.stderr)
             return EXIT_UNUSABLE
-        text = render_audit(audit, args.format)
+        text = render_audit(audit, args.format, _render_options(args))
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

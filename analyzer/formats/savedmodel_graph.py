@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ..errors import BadArguments, UnreadableArtifact
+from ..errors import BadArguments, MissingExtra, UnreadableArtifact
 from ..ir import Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 from ..shapes.registry import RuleCall, RuleResult, lookup, rule
 
@@ -301,9 +301,10 @@ def import_tensorflow(path: str) -> Any:
             try:
                 import tensorflow as tf  # the one place memscan imports TensorFlow
             except ImportError as exc:
-                raise UnreadableArtifact(
+                raise MissingExtra(
                     "a graph-only SavedModel needs TensorFlow to shape its graph, and it "
-                    f"cannot be imported ({exc})", path) from None
+                    f"cannot be imported ({exc}); install it: pip install "
+                    "'memscan[savedmodel]'", path) from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)
