@@ -43,7 +43,7 @@ audit-savedmodel: $(TEST_STAMP)
 
 # The documentation site (docs/, mkdocs Material), built strictly: a broken link fails.
 docs: $(TEST_STAMP)
-	$(PY) -m mkdocs build --strict --site-dir .cache/site
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir .cache/site
 
 # Rebuild every committed fixture (needs the test dependencies; takes a few minutes).
 fixtures: $(TEST_STAMP)
