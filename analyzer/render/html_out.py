@@ -27,6 +27,7 @@ code{background:#f3f3f3;padding:0 .2rem;border-radius:3px}
 figure{margin:.5rem 0}figcaption{color:#555;font-size:.9em}
 svg.chart{max-width:100%;height:auto;font:11px system-ui,sans-serif}
 svg .axis,svg .legend{font-size:12px}svg .tick{font-size:10px;fill-opacity:.9}
+#summary{overflow-x:auto}
 """
 
 
