@@ -19,6 +19,7 @@ BIN = Path(sys.executable).parent
 def _env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMSCAN_", "GITHUB_"))}
     env["PATH"] = str(BIN) + os.pathsep + env["PATH"]  # the memscan command of this venv
+    env.pop("COLUMNS", None)  # output as to a pipe, whatever the test runner's terminal
     env.update(extra)
     return env
 
