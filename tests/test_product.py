@@ -234,3 +234,21 @@ def test_a_savedmodel_without_tensorflow_names_the_extra() -> None:
     assert proc.returncode == 2
     assert "pip install 'memscan[savedmodel]'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_split_writes_one_markdown_comment_per_artifact(tmp_path) -> None:
+    out = tmp_path / "comments"
+    notop = str(FIXTURES / "keras3" / "vgg16_notop.h5")
+    proc = run_cli(VGG16, DENSENET201, notop, "--input", "1024,1024,3", "--format", "markdown",
+                   "--budget", "8GiB", "--split", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr  # VGG16 over budget; all three analysed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["001-vgg16.h5.md", "002-densenet201.h5.md", "003-vgg16_notop.h5.md"]
+    for p in out.iterdir():
+        text = p.read_text()
+        assert len(text) <= 65_536 and text.startswith("## memscan report")
+        assert text.count("\n### ") == 1
+    assert "FAILED: over budget" in (out / "001-vgg16.h5.md").read_text()
+    assert "vgg16.h5: over budget" in proc.stderr
+    missing = run_cli(VGG16, "--split")
+    assert missing.returncode == 2 and "--split needs -o FOLDER" in missing.stderr
