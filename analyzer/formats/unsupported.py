@@ -10,9 +10,6 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-GENERIC = "not a model memscan can read (expected Keras .h5/.keras, SavedModel or ONNX)"
-
-
 @dataclass(frozen=True)
 class Known:
     name: str
@@ -43,11 +40,12 @@ KNOWN: tuple[Known, ...] = (
 )
 
 
-def reason(path: str, head: bytes) -> str:
-    """Why ``path`` cannot be read: the known format and its way forward, or the generic line."""
+def reason(path: str, head: bytes, expected: str = "") -> str:
+    """Why ``path`` cannot be read: the known format and its way forward, or the generic
+    line naming the ``expected`` formats."""
     known = identify(path, head)
     if known is None:
-        return GENERIC
+        return f"not a model memscan can read (expected {expected})"
     return f"{known.name}, which memscan does not read; {known.forward}"
 
 
