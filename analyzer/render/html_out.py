@@ -111,8 +111,11 @@ def _artifact(r: ArtifactResult, i: int, open_table: bool,
 
 def _totals(rep: Report) -> str:
     """Every figure the text table's totals show, with what it means."""
-    return _table(["figure", "value", "what it is"], [list(r) for r in totals.rows(rep)],
-                  [False, True, False])
+    rows = [list(r) for r in totals.rows(rep)]
+    if totals.note(rep):
+        rows.append(["tensors of unknown size", str(rep.totals.unshaped_tensors),
+                     totals.note(rep)])
+    return _table(["figure", "value", "what it is"], rows, [False, True, False])
 
 
 def _table(headers: list[str], body: list[list[str]], numeric: list[bool],

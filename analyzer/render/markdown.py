@@ -8,6 +8,7 @@ from ..audit import ArtifactResult, Audit
 from . import layers
 from .options import LayerSelection, Options
 from .summary import rows
+from .units import unshaped_line
 
 #: GitHub's limit on a comment's (and a job summary's) characters: one artifact's Markdown
 #: (its document on its own) never exceeds it; the per-layer table loses rows instead.
@@ -47,6 +48,8 @@ def _artifact(r: ArtifactResult, selection: LayerSelection, room: int) -> list[s
     rep = r.report
     out += ["inputs: " + ", ".join(f"{_code(i.name)} {cell(layers.shape(i.shape))} {i.dtype}"
                                    for i in rep.inputs) + f" · batch {rep.batch}", ""]
+    if unshaped_line(rep.totals):
+        out += [f"**{cell(unshaped_line(rep.totals))}**", ""]
     if r.gate is not None and r.gate.tripped:
         out += [f"- **FAILED**: {cell(line)}" for line in r.gate.causes] + [""]
     if rep.findings:

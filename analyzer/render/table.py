@@ -49,6 +49,8 @@ def artifact(report: Report, options: Options = Options()) -> str:
     if note:
         lines += ([""] if shown else []) + fit.wrap(note, width, "  ")
     lines += ["", "totals:"] + fit.labelled(totals.rows(report), width)
+    if totals.note(report):
+        lines += fit.wrap(totals.note(report), width, "  ")
     lines += ["", f"findings: {len(report.findings) or 'none'}"]
     for f in report.findings:
         lines += _finding(f.severity, f.code, f.message, width)

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from ..report import Report
-from .units import mib
+from .units import at_least, mib, unshaped_line
+
+#: Figures that leave out tensors of unknown size: marked ≥ when the report is incomplete.
+LOWER_BOUNDS = frozenset({"feature maps", "total", "activation peak", "inference peak",
+                          "arena", "training"})
 
 
 def rows(report: Report) -> list[tuple[str, str, str]]:
@@ -29,7 +33,14 @@ def rows(report: Report) -> list[tuple[str, str, str]]:
          f"of param memory; {mib(t.non_trainable_param_bytes, 2)} MiB not trained "
          "(moving statistics, frozen layers)"),
     ]
+    out = [(label, at_least(value, t.complete) if label in LOWER_BOUNDS else value, desc)
+           for label, value, desc in out]
     if t.layers_with_unknown_shapes:
         out.append(("unknown", f"{t.layers_with_unknown_shapes} layers",
                     "activation bytes unknown, not in the sums"))
     return out
+
+
+def note(report: Report) -> str:
+    """The line saying why figures are marked ≥ ('' when nothing is left out)."""
+    return unshaped_line(report.totals)
