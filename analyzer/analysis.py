@@ -13,8 +13,8 @@ from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
 from .macs import macs_by_layer
 from .memory import LayerFigures, layer_figures, totals
-from .report import InputInfo, LayerRow, ModelInfo, Report, Totals
-from .shapes.infer import infer
+from .report import InputInfo, LayerRow, ModelInfo, OutputInfo, Report, Totals
+from .shapes.infer import GraphInference, infer
 from .shapes.ops import unruled_ops
 from .training import training_figures
 
@@ -72,7 +72,22 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
         totals=tot,
         findings=findings,
         settings={"dtype": dtype, "weights_dtype": weights_dtype, "optimizer": optimizer},
+        outputs=_outputs(inference, plan),
     )
+
+
+def _outputs(inference: GraphInference, plan: DtypePlan) -> list[OutputInfo]:
+    """The graph outputs: shape as inferred, dtype as the format states it or as the
+    producing node computes it (what-if dtype applied)."""
+    graph = inference.graph
+    producer = {tid: n.dtype for n in graph.nodes for tid in n.outputs}
+    producer.update({s.name: s.dtype for s in graph.inputs})
+    out = []
+    for tid in graph.outputs:
+        shape = inference.tensors.get(tid)
+        dtype = plan.activation(graph.known_dtypes.get(tid, producer.get(tid, "float32")))
+        out.append(OutputInfo(tid, None if shape is None else list(shape), dtype))
+    return out
 
 
 def _add_live_bytes(figures: list[LayerFigures], live: Liveness) -> None:

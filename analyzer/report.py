@@ -30,6 +30,16 @@ class InputInfo:
 
 
 @dataclass
+class OutputInfo:
+    """One graph output at the stated input: its tensor name, shape (None: unknown) and
+    activation dtype (after a ``--dtype`` what-if)."""
+
+    name: str
+    shape: ShapeList
+    dtype: str
+
+
+@dataclass
 class LayerRow:
     name: str
     type: str
@@ -125,6 +135,8 @@ class Report:
     #: What-if settings in force: activation dtype and weights dtype overrides (None: as
     #: stored), optimizer of the training estimate.
     settings: dict[str, Any] = field(default_factory=dict)
+    #: The graph's outputs, in the file's order.
+    outputs: list[OutputInfo] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +144,7 @@ class Report:
             "model": asdict(self.model),
             "batch": self.batch,
             "inputs": [asdict(i) for i in self.inputs],
+            "outputs": [asdict(o) for o in self.outputs],
             "layers": [asdict(r) for r in self.layers],
             "totals": asdict(self.totals),
             "findings": [f.to_dict() for f in self.findings],

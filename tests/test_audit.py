@@ -330,8 +330,9 @@ def test_markdown_summary_and_collapsed_layer_tables() -> None:
     md = proc.stdout
     header = "| artifact | format | params | param MiB | feature maps MiB | total MiB |"
     assert header in md
-    assert (f"| {VGG} | keras-h5 | 2,183,080,744 | 8,327.79 | 1,216.04 | 9,543.83 | 8,851.79 | "
-            "34,525.20 | 322.88 G | over by 1.32 GiB") in md
+    # ... activation peak, arena, inference peak, training
+    assert (f"| {VGG} | keras-h5 | 2,183,080,744 | 8,327.79 | 1,216.04 | 9,543.83 | 524.00 | "
+            "524.00 | 8,851.79 | 34,525.20 | 322.88 G | over by 1.32 GiB") in md
     assert md.count("<details><summary>Per-layer table") == 2 and md.count("</details>") == 2
     assert "| 23 | predictions | Dense | (1, 1000) |" in md
     assert "FAILED: over budget" in md
@@ -380,7 +381,7 @@ def test_html_is_well_formed_and_self_contained(tmp_path: Path) -> None:
             assert value is None or value.startswith(("#", "data:")), (tag, attrs)
     assert sum(1 for t, a in checker.tags if t == "svg" and "chart" in a.get("class", "")) == 2
     assert "FAILED: " in page and "junk.h5" in page and "unusable" in page
-    assert 'data-curve="live"' in page and "live memory after each layer" in page
+    assert 'data-curve="live"' in page and "live memory during each layer" in page
 
 
 def test_help_and_version() -> None:

@@ -27,7 +27,7 @@ def read(path):
 def test_the_five_formats_are_declared_in_detection_order() -> None:
     assert list(formats.FORMATS) == ["keras-h5", "savedmodel", "onnx", "keras-zip", "tflite"]
     for fmt in formats.FORMATS.values():
-        assert callable(importlib.import_module(fmt.reader).read)
+        assert callable(importlib.import_module(fmt.reader, formats.__name__).read)
         assert set(fmt.dialects) <= {"keras", "onnx", "tf-graph", "tflite"}
     assert sorted(formats.model_suffixes()) == [".h5", ".hdf5", ".keras", ".onnx", ".tflite"]
 
