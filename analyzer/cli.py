@@ -98,6 +98,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .budget import METRICS, parse_codes, parse_size
     from .inputs import parse_dim_arg, parse_input_arg, parse_size_arg
+    from .limits import parse_config_size
     from .render import FORMATS
 
     p = _Parser(prog="memscan", description="Memory a saved model needs at the input you "
@@ -124,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                           metavar="NAME=VALUE",
                           help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
                                "--dim height=1024; repeatable")
+    analysis.add_argument("--max-config-size", type=_arg(parse_config_size), metavar="SIZE",
+                          help="largest model config read (default 32MiB)")
+    analysis.add_argument("--max-nodes", type=_positive_int, metavar="N",
+                          help="largest graph analysed, in nodes (default 200000)")
     analysis.add_argument("--signature", metavar="NAME",
                           help="SavedModel: the signature to analyse (default serving_default; "
                                "giving it analyses the traced graph even of a Keras-written one)")

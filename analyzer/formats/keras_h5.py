@@ -11,14 +11,15 @@ import math
 import re
 from typing import Any, Optional
 
+from .. import limits
 from ..errors import UnreadableArtifact
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import graph_from_keras_config
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: Bounds on a model_config no real model comes near (DenseNet201's is 0.6 MB, 37k values,
-#: 12 deep), chosen so parsing the worst text within them stays well under 300 MiB of RSS.
-MAX_CONFIG_BYTES = 32 * 1024 * 1024
+#: 12 deep), chosen so parsing the worst text within them stays well under 300 MiB of RSS
+#: (its size: analyzer/limits.py, --max-config-size).
 MAX_JSON_VALUES = 2_000_000
 MAX_JSON_DEPTH = 512
 #: Bounds on one weight's declared shape: 2**48 elements is 1 PiB of float32.
@@ -51,6 +52,9 @@ def _read_open(f: Any, path: str) -> Graph:
     major = _major(version)
     weights_root = f["model_weights"] if "model_weights" in f else f
     weights_by_layer = _weights_by_layer(weights_root, path)
+    if "model_config" in attrs:  # its size, or a bound on it, before its text is read
+        size, exact = _config_size(f, attrs.get_id("model_config"))
+        limits.check_config_bytes(size, "model_config", path, exact=exact)
     raw_config = attrs.get("model_config")
     if raw_config is None:
         if "layer_names" in weights_root.attrs or "layer_names0" in weights_root.attrs:
@@ -72,9 +76,7 @@ def parse_config_json(raw: Any, path: str) -> Any:
         raw = raw.decode("utf-8", errors="replace")
     if not isinstance(raw, str):
         raise UnreadableArtifact("model_config is not a string", path)
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise UnreadableArtifact(f"model_config is larger than {MAX_CONFIG_BYTES // 2**20} MiB",
-                                 path)
+    limits.check_config_bytes(len(raw), "model_config", path)
     values, depth = json_structure(raw, max_values=MAX_JSON_VALUES)
     if values > MAX_JSON_VALUES:
         raise UnreadableArtifact(f"model_config holds more than {MAX_JSON_VALUES:,} JSON "
@@ -115,6 +117,23 @@ def json_structure(text: str, max_values: Optional[int] = None) -> tuple[int, in
 def max_bracket_depth(text: str) -> int:
     """Deepest nesting of [] and {} outside strings, found without parsing (no recursion)."""
     return json_structure(text)[1]
+
+
+def _config_size(f: Any, attr: Any) -> tuple[int, bool]:
+    """(bytes, exact) of the model_config attribute without reading it. Keras stores it as a
+    variable-length string, whose text lives in the global heap where the attribute only
+    points (its storage size is 16): then the bound is the file's bytes outside its datasets
+    (the weights), which for a real model is a few hundred KB of metadata plus the config."""
+    if not attr.get_type().is_variable_str():
+        return attr.get_storage_size(), True
+    stored = [0]
+
+    def add(_name: str, obj: Any) -> None:
+        if hasattr(obj, "id") and hasattr(obj.id, "get_storage_size") and hasattr(obj, "shape"):
+            stored[0] += obj.id.get_storage_size()
+
+    f.visititems(add)
+    return max(0, f.id.get_filesize() - stored[0]), False
 
 
 def _refuse_external_links(f: Any, path: str) -> None:

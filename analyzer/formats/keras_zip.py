@@ -22,6 +22,7 @@ import struct
 import zipfile
 from typing import Any, Iterator, Mapping, Optional
 
+from .. import limits
 from ..errors import UnreadableArtifact
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import MODEL_CLASSES, graph_from_keras_config
@@ -109,6 +110,8 @@ def _json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Any:
 
     if info.file_size > MAX_JSON_BYTES:
         raise UnreadableArtifact(f"{info.filename} is larger than 256 MiB", path)
+    if info.filename == "config.json":  # its size from the zip directory, before reading
+        limits.check_config_bytes(info.file_size, info.filename, path)
     with zf.open(info) as fh:
         raw = fh.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
