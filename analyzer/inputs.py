@@ -203,7 +203,7 @@ def resolve_inputs(graph: Graph, args: Sequence[InputArg], batch: Optional[int],
             given = _apply_size(graph, spec, size, layout, path) if size and arg is None else spec
             shape = _apply(given, arg, batch, graph.batch_first, path)
             if arg is not None:
-                _check_layout(spec, shape, layout, arg, path)
+                _check_layout(graph, spec, shape, layout, arg, path)
             shape = _bind_named_dims(spec, shape, dims or {})
         else:  # --dim values first, so --input and --batch are checked against them
             bound = replace(spec, shape=_bind_named_dims(spec, spec.shape, dims or {}))
@@ -284,10 +284,25 @@ def _apply(spec: TensorSpec, arg: Optional[InputArg], batch: Optional[int], batc
     return tuple(shape)
 
 
-def _check_layout(spec: TensorSpec, shape: Shape, layout: Optional[str], arg: InputArg,
-                  path: str) -> None:
+#: Words in the op names of layers that read their input as ids (an Embedding, a lookup):
+#: the last dim of such an input is a sequence length the file does not fix.
+_ID_READERS = ("Embedding", "Lookup", "Hashing", "Encoding", "Vectorization", "Gather")
+
+
+def _read_as_ids(graph: Graph, name: str) -> bool:
+    return any(name in n.inputs and any(w in n.op for w in _ID_READERS) for n in graph.nodes)
+
+
+def _check_layout(graph: Graph, spec: TensorSpec, shape: Shape, layout: Optional[str],
+                  arg: InputArg, path: str) -> None:
     """Refuse an ``--input`` whose channel/feature dim contradicts the one the file fixes
-    (``3,1024,1024`` on a channels-last model storing ``[None, 224, 224, 3]``)."""
+    (``3,1024,1024`` on a channels-last model storing ``[None, 224, 224, 3]``): a layout
+    confusion that would otherwise give a plausible, wrong figure. Inputs read as ids (an
+    Embedding's) fix no such dim, and a (batch, features) input may be analysed at another
+    feature count on purpose (Keras rebuilds it so; the weights-mismatch finding says what
+    the file's weights no longer fit)."""
+    if len(spec.shape) < 3 or _read_as_ids(graph, spec.name):
+        return
     axis = channel_axis(spec, layout)
     if axis is None or axis >= len(shape):
         return
@@ -295,7 +310,7 @@ def _check_layout(spec: TensorSpec, shape: Shape, layout: Optional[str], arg: In
     if want is None or shape[axis] == want:
         return
     name = layout_name(spec, axis)
-    what = "features" if len(spec.shape) == 2 else "channels"
+    what = "channels"
     fixed = _corrected(shape, spec.shape, axis)
     spatial = "x".join(str(d) for i, d in enumerate(fixed) if i not in (0, axis))
     stored = "[" + ", ".join(str(d) for d in spec.shape) + "]"  # Keras's own notation
@@ -303,7 +318,7 @@ def _check_layout(spec: TensorSpec, shape: Shape, layout: Optional[str], arg: In
         f"input {spec.name!r}: --input {','.join(map(str, arg.dims))} gives {what} "
         f"{shape[axis]}, but the file stores {stored}: {name}, {what} fixed at {want}; try "
         f"--input {','.join(map(str, fixed[1:]))}"
-        + (f" (or --size {spatial})" if len(spec.shape) > 2 else ""), path or None)
+        + f" (or --size {spatial})", path or None)
 
 
 def _corrected(shape: Shape, stored: Shape, axis: int) -> list:

@@ -113,6 +113,9 @@ def _run_forked(request: dict, timeout: float) -> Union[Any, MemscanError]:
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
+    # The pipe closes when the child exits (it holds the only write end): wait on that rather
+    # than polling waitpid, so a fast analysis costs no polling delay.
+    reader.join(timeout)
     delay = 0.0005
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -258,6 +261,23 @@ def _limit(memory: int, cpu_seconds: int) -> None:
             resource.setrlimit(which, (new_soft, new_hard))
         except (ValueError, OSError):
             pass
+
+
+def preload(paths: Sequence[str]) -> None:
+    """Import, before the first child is forked, the pipeline and the readers the artifacts'
+    suffixes call for (each reader's ``PRELOAD``), so no child pays the imports. Nothing is
+    read from the artifacts."""
+    import importlib
+
+    from . import analysis, formats  # noqa: F401  (the pipeline every child runs)
+
+    kinds = {formats.KIND_BY_SUFFIX.get(os.path.splitext(p)[1].lower()) for p in paths}
+    for kind in sorted(k for k in kinds if k):
+        try:
+            module = importlib.import_module(formats.READERS[kind])
+        except ImportError:
+            continue
+        warm(getattr(module, "PRELOAD", ()))
 
 
 def warm(modules: Sequence[str]) -> None:

@@ -37,12 +37,13 @@ def run_audit(paths: Sequence[str], analyse_kwargs: Mapping[str, Any], gate: Gat
     ``isolate`` (None: isolate.isolate_by_default) reads each artifact in a child process
     limited to ``time_limit`` CPU seconds (analyzer/isolate.py). ``per_path`` (a
     config.PerPath) adjusts the analysis options of the artifacts its globs match."""
-    from .isolate import isolate_by_default
+    from .isolate import isolate_by_default, preload
 
     found = discover(paths, exclude)
     kwargs: dict[str, Any] = dict(analyse_kwargs)
     if isolate if isolate is not None else isolate_by_default(len(found.artifacts)):
         kwargs[ISOLATE] = time_limit
+        preload(found.artifacts)  # children (and --jobs workers) fork with the readers loaded
     each = [per_path.options(p, kwargs) if per_path else kwargs for p in found.artifacts]
     jobs = min(jobs or default_jobs(), max(1, len(found.artifacts)))
     progress = Progress(len(found.artifacts), progress_stream)

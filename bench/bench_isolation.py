@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 KINDS = ("keras3/*.h5", "tf_keras/*.h5", "keras_zip/*.h5", "keras_zip/*.keras",
-         "zoo/keras3/*.h5", "zoo/tf_keras/*.h5", "zoo/*/*.keras", "onnx/*.onnx")
+         "zoo/keras3/*.h5", "zoo/tf_keras/*.h5", "zoo/*/*.keras", "onnx/*.onnx",
+         "hostile/*.keras")
 
 
 def fixture_folder(dest: Path, count: int) -> list[Path]:

@@ -24,6 +24,11 @@ READERS: dict[str, str] = {
     "keras-zip": "analyzer.formats.keras_zip",
 }
 
+#: The kind a file suffix usually means, only to import its reader ahead (isolate.preload);
+#: detection itself is by content.
+KIND_BY_SUFFIX: dict[str, str] = {".h5": "keras-h5", ".hdf5": "keras-h5", ".keras": "keras-zip",
+                                  ".onnx": "onnx"}
+
 Detector = Callable[[str, bytes], Optional[str]]
 DETECTORS: list[Detector] = []
 

@@ -17,6 +17,8 @@ from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import graph_from_keras_config
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("h5py", "analyzer.formats.keras_config")
 #: Bounds on a model_config no real model comes near (DenseNet201's is 0.6 MB, 37k values,
 #: 12 deep), chosen so parsing the worst text within them stays well under 300 MiB of RSS
 #: (its size: analyzer/limits.py, --max-config-size).

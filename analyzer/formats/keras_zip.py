@@ -22,6 +22,9 @@ import struct
 import zipfile
 from typing import Any, Iterator, Mapping, Optional
 
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("h5py", "analyzer.formats.keras_h5", "analyzer.formats.keras_config")
+
 from .. import limits
 from ..errors import UnreadableArtifact
 from ..ir import Graph, ReaderFinding, WeightSpec

@@ -28,6 +28,11 @@ MAX_CONST_VALUES = 64
 MAX_LISTED = 50
 
 
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("onnx", "onnx.shape_inference", "onnx.numpy_helper", "analyzer.formats.onnx_oracle",
+           "analyzer.onnxruntime_plan")
+
+
 def _import_onnx():
     try:
         import onnx  # noqa: F401  (heavy; only for ONNX files)

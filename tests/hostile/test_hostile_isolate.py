@@ -99,11 +99,16 @@ def test_children_are_warm_after_the_first() -> None:
         f"first = analyse_isolated({FLAT!r})\n"
         "assert 'h5py' in sys.modules and 'analyzer.formats.keras_h5' in sys.modules\n"
         f"assert type(first).__name__ == 'Report', first\n"
-        "print('warm')\n")
+        "print('warm')\n"
+        "from analyzer.isolate import preload\n"
+        "assert 'onnx' not in sys.modules\n"
+        "preload(['m.onnx'])  # by suffix, before any child: nothing read\n"
+        "assert 'onnx' in sys.modules and 'analyzer.formats.onnx_oracle' in sys.modules\n"
+        "print('preloaded')\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=120)
-    assert proc.returncode == 0 and "warm" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "preloaded" in proc.stdout, proc.stderr[-2000:]
 
 
 def test_isolate_default(monkeypatch) -> None:
