@@ -24,18 +24,36 @@ CPU_LIMIT_S = 10.0
 RSS_LIMIT_KIB = 300 * 1024
 
 
-def _run(*args: str) -> tuple[int, str, float, int]:
-    """The real CLI (isolation on, as users run it): exit code, stderr, CPU seconds and peak
-    RSS of the whole process tree (wait4 counts the children it reaped)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+#: Runs the CLI and records the peak RSS of the process tree it started: its own VmHWM (a
+#: fresh exec starts a fresh high-water mark) and its reaped children's ru_maxrss. Not the
+#: wait4 figure of this process's child: Linux carries the forking process's (pytest's) RSS
+#: into a child's ru_maxrss across fork+exec.
+LAUNCH = """import os, resource, sys
+from analyzer.cli import main
+try:
+    rc = main(sys.argv[1:])
+finally:
+    hwm = int([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(os.environ['MEMSCAN_PEAK_FILE'], 'w') as fh:
+        fh.write(str(max(hwm, kids)))
+sys.exit(rc)
+"""
+
+
+def _run(*args: str, tmp: Path) -> tuple[int, str, float, int]:
+    """The real CLI (isolation on, as users run it): exit code, stderr, CPU seconds of the
+    process tree (wait4) and its peak RSS in KiB (LAUNCH)."""
+    peak = tmp / "peak"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MEMSCAN_PEAK_FILE=str(peak))
     env.pop("MEMSCAN_DEBUG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "analyzer", *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     err = proc.stderr.read().decode()
     proc.stderr.close()
     return (os.waitstatus_to_exitcode(status), err, usage.ru_utime + usage.ru_stime,
-            usage.ru_maxrss)
+            int(peak.read_text()))
 
 
 def _refused(result, *fragments: str) -> None:
@@ -52,7 +70,8 @@ def _refused(result, *fragments: str) -> None:
 def _made_apart(maker: str, path: Path, size: float) -> Path:
     """Make the file in another process: Linux carries this process's peak RSS over to the
     children it forks, which would blur the child's own peak."""
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
+    bench = str(ROOT / "bench")
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {bench!r}); "
                     f"from pathlib import Path; from chain_models import {maker}; "
                     f"{maker}(Path({str(path)!r}), {size!r})"], check=True)
     return path
@@ -60,18 +79,19 @@ def _made_apart(maker: str, path: Path, size: float) -> Path:
 
 def test_200mb_model_config_is_refused_within_bounds(tmp_path) -> None:
     path = _made_apart("h5_with_config", tmp_path / "big_config.h5", 200)
-    _refused(_run(str(path)), str(path), "model_config", "32 MiB limit", "--max-config-size")
+    _refused(_run(str(path), tmp=tmp_path), str(path), "model_config", "32 MiB limit",
+             "--max-config-size")
     # below the limit the same kind of file is analysed
     small = h5_with_config(tmp_path / "small_config.h5", 1)
-    assert _run(str(small))[0] == 0
+    assert _run(str(small), tmp=tmp_path)[0] == 0
     # and the flag lowers (or raises) the limit
-    _refused(_run(str(small), "--max-config-size", "100KB"), "limit",
+    _refused(_run(str(small), "--max-config-size", "100KB", tmp=tmp_path), "limit",
              "--max-config-size")
 
 
 def test_million_node_graph_is_refused_within_bounds(tmp_path) -> None:
     path = _made_apart("onnx_chain", tmp_path / "chain.onnx", 10**6)
-    _refused(_run(str(path)), str(path), "200,000 nodes", "--max-nodes")
+    _refused(_run(str(path), tmp=tmp_path), str(path), "200,000 nodes", "--max-nodes")
 
 
 def test_node_limit_flag(tmp_path) -> None:

@@ -59,7 +59,7 @@ def test_hung_child_is_stopped(monkeypatch) -> None:
 
 
 def _faulty_cli(fault: str, *args: str):
-    """The real CLI with a reader fault planted from outside the product (tests/hostile/faults.py)."""
+    """The real CLI with a reader fault planted from outside the product (faults.py)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("MEMSCAN_DEBUG", None)
     return subprocess.run([sys.executable, str(HERE / "faults.py"), fault, "--", *args],
@@ -103,7 +103,7 @@ def test_children_are_warm_after_the_first() -> None:
         "from analyzer.isolate import preload\n"
         "assert 'onnx' not in sys.modules\n"
         "preload(['m.onnx'])  # by suffix, before any child: nothing read\n"
-        "assert 'onnx' in sys.modules and 'analyzer.formats.onnx_oracle' in sys.modules\n"
+        "assert 'onnx' in sys.modules and 'onnx.shape_inference' in sys.modules\n"
         "print('preloaded')\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
