@@ -34,7 +34,7 @@ import threading
 import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from .errors import BadArguments, MemscanError, UnreadableArtifact
+from .errors import BadArguments, MemscanError, UnreadableArtifact, typed_first_line
 
 #: Defaults: generous for real models (an .h5 analysis takes well under a second and peaks
 #: near 150 MiB of address space), tight enough that a hostile file costs little.
@@ -237,8 +237,7 @@ def _answer(request: dict) -> tuple:
         return ("failure", ("memory", "analysis needed more memory than its limit "
                             f"({request['memory_limit'] / 2**30:g} GiB)"))
     except Exception as exc:  # a bug or a file we did not foresee: still an answer
-        text = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return ("failure", ("bug", f"could not be analysed ({type(exc).__name__}: {text}); "
+        return ("failure", ("bug", f"could not be analysed ({typed_first_line(exc)}); "
                             "rerun with MEMSCAN_DEBUG=1 for details"))
 
 
@@ -271,10 +270,12 @@ def preload(paths: Sequence[str]) -> None:
 
     from . import analysis, formats  # noqa: F401  (the pipeline every child runs)
 
-    kinds = {formats.KIND_BY_SUFFIX.get(os.path.splitext(p)[1].lower()) for p in paths}
-    for kind in sorted(k for k in kinds if k):
+    suffixes = {os.path.splitext(p)[1].lower() for p in paths}
+    for fmt in formats.FORMATS.values():
+        if not suffixes & set(fmt.suffixes):
+            continue
         try:
-            module = importlib.import_module(formats.READERS[kind])
+            module = importlib.import_module(fmt.reader)
         except ImportError:
             continue
         warm(getattr(module, "PRELOAD", ()))
