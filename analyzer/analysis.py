@@ -11,6 +11,7 @@ from .dtypes import DtypePlan
 from .findings import ShapeStatus
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
+from .macs import macs_by_layer
 from .memory import LayerFigures, layer_figures, totals
 from .report import InputInfo, LayerRow, ModelInfo, Report, Totals
 from .shapes.infer import infer
@@ -65,6 +66,7 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
     live = liveness(inference, plan)
     _add_live_bytes(figures, live)
     tot = _memory_totals(totals(figures), figures, live, optimizer)
+    tot = _add_macs(tot, figures, macs_by_layer(inference))
     findings = run_checks(graph, inference, figures, tot)
     batch_value = batch if batch is not None else _batch_of(graph, shapes)
     return Report(
@@ -85,6 +87,15 @@ def _add_live_bytes(figures: list[LayerFigures], live: Liveness) -> None:
         f.row.live_bytes_peak = live.row_peak.get(f.row.name)
 
 
+def _add_macs(tot: Totals, figures: list[LayerFigures],
+              per_layer: Mapping[str, Optional[int]]) -> Totals:
+    for f in figures:
+        f.row.macs = per_layer.get(f.row.name, 0)
+    counts = [f.row.macs for f in figures]
+    return replace(tot, macs=sum(c for c in counts if c is not None),
+                   layers_with_unknown_macs=sum(1 for c in counts if c is None))
+
+
 def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
                    optimizer: str) -> Totals:
     """The liveness and training figures added to the classic totals."""
@@ -97,7 +108,8 @@ def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
         non_trainable_param_bytes=train.non_trainable_bytes,
         gradient_bytes=train.gradient_bytes, optimizer_state_bytes=train.optimizer_state_bytes,
         optimizer=optimizer, training_activation_bytes=train.activation_bytes,
-        training_bytes=train.total)
+        training_bytes=train.total, unshaped_tensors=len(live.unshaped),
+        complete=not live.unshaped and not tot.layers_with_unknown_shapes)
 
 
 def _batch_of(graph: Graph, shapes: Mapping[str, tuple]) -> int:

@@ -143,10 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     gates = p.add_argument_group("gates", "what makes the exit code 1")
     gates.add_argument("--budget", type=_arg(parse_size), metavar="SIZE",
                        help="bytes each artifact may need, e.g. 8GiB, 500MB "
-                            "(B, KB, MB, GB, KiB, MiB, GiB)")
+                            "(B, KB, MB, GB, KiB, MiB, GiB); a count for --metric macs, "
+                            "e.g. 10G (K, M, G, T, Ki, Mi, Gi, Ti)")
     gates.add_argument("--metric", choices=tuple(METRICS), type=_arg(parse_metric),
                        help="the figure --budget limits: total (param bytes + feature maps, "
-                            "default), inference (peak), training, params (param bytes)")
+                            "default), inference (peak), training, params (param bytes), macs "
+                            "(multiply-accumulates)")
     gates.add_argument("--fail-on", action="append", type=_arg(parse_codes),
                        metavar="CODE[,CODE...]",
                        help="finding codes that fail the run, e.g. int32-param-overflow,"
@@ -197,7 +199,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    from .budget import Gate, check_metric
+    from .budget import Gate, check_metric, check_units
     from .orchestrate import run_audit
     from .render import render_audit
     from .render.notices import notices
@@ -216,6 +218,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error("give a model file or folder (or inputs in [tool.memscan])")
         if args.budget is not None:
             check_metric(args.metric)
+            args.budget = check_units(args.metric, args.budget)
         gate = Gate(budget=args.budget, metric=args.metric,
                     fail_on=tuple(c for codes in args.fail_on or () for c in codes))
         audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,

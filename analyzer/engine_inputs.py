@@ -23,6 +23,9 @@ class OnnxModel:
     stated: Mapping[str, Shape] = field(default_factory=dict)
     #: The graph inputs (not initializers) with the shapes the file stores for them.
     stored_inputs: Mapping[str, Shape] = field(default_factory=dict)
+    #: Shapes the file states with its symbols kept (a number, a dim_param, or None):
+    #: what onnxruntime's planner compares (``onnx_engine.planning_shapes``).
+    stated_symbolic: Mapping[str, tuple] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,15 @@ class TfGraph:
     dtypes: Mapping[str, str]
     #: Traced op name -> its report row.
     row_of: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TfliteModel:
+    """What the TFLite engine needs besides the graph's nodes: shapes that never change
+    (constants, variable tensors), the values of small integer constants, and the shapes the
+    file stores for every activation (valid at the stored input only)."""
+
+    constants: Mapping[str, Shape] = field(default_factory=dict)
+    values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    stored: Mapping[str, Shape] = field(default_factory=dict)
+    stored_inputs: Mapping[str, Shape] = field(default_factory=dict)

@@ -271,7 +271,7 @@ def _apply(spec: TensorSpec, arg: Optional[InputArg], batch: Optional[int], batc
             f"input {spec.name!r} has layout {_layout(spec)} ({len(stored)} dims); --input gave "
             f"{len(arg.dims)}: {given} (the full shape, or without the batch)", path or None)
     for i, (want, got) in enumerate(zip(stored, shape)):
-        if want is not None and want != got:
+        if want is not None and want != got and not spec.resizable:
             axis = channel_axis(spec, None)
             hint = ""
             if axis is not None and 3 <= len(stored) <= 5 and shape[axis] != stored[axis]:

@@ -51,6 +51,9 @@ class LayerRow:
     live_bytes_after: Optional[int] = None
     #: The most activation bytes alive while this layer runs (inputs, outputs, all held).
     live_bytes_peak: Optional[int] = None
+    #: Multiply-accumulates of the layer at this input (analyzer/macs.py's convention);
+    #: None when a shape it needs is unknown.
+    macs: Optional[int] = None
 
 
 @dataclass
@@ -84,6 +87,15 @@ class Totals:
     training_activation_bytes: int = 0
     #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes.
     training_bytes: int = 0
+    #: Multiply-accumulates of every layer with a known count (at least, when
+    #: layers_with_unknown_macs > 0).
+    macs: int = 0
+    layers_with_unknown_macs: int = 0
+    #: False when some tensor has no shape at this input: every activation figure above
+    #: (feature maps, total, peaks, arena, training) leaves it out and is a lower bound.
+    complete: bool = True
+    #: How many tensors have no shape (their bytes are left out, never guessed).
+    unshaped_tensors: int = 0
 
 
 @dataclass

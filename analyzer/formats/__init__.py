@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UnreadableArtifact
-from ..ir import KERAS, ONNX, TF_GRAPH, Graph
+from ..ir import KERAS, ONNX, TF_GRAPH, TFLITE, Graph
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
+#: A TFLite flatbuffer's file identifier, at bytes 4..8.
+TFLITE_IDENTIFIER = b"TFL3"
 
 #: A detector looks at a path and its first 64 bytes (b"" for a folder) and says whether it
 #: is its format. It must be cheap and must not import the reader.
@@ -83,7 +85,8 @@ def _savedmodel(path: str, head: bytes) -> bool:
 def _onnx(path: str, head: bytes) -> bool:
     # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
     # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
-    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)):
+    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)) or \
+            head[4:8] == TFLITE_IDENTIFIER:
         return False
     from .onnx_wire import looks_like_model
     return bool(looks_like_model(path))
@@ -101,6 +104,13 @@ def _keras_zip(path: str, head: bytes) -> bool:
             return "config.json" in zf.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
+
+
+@declare("tflite", reader="analyzer.formats.tflite", suffixes=(".tflite",),
+         dialects=(TFLITE,), label="TFLite")
+def _tflite(path: str, head: bytes) -> bool:
+    # A flatbuffer whose file identifier (bytes 4..8) is TFLite's "TFL3".
+    return os.path.isfile(path) and head[4:8] == TFLITE_IDENTIFIER
 
 
 def model_suffixes() -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from ..report import Report
-from .units import mib, shapes_text, shape_text
+from .units import macs, mib, shapes_text, shape_text
 
 
 def shape(s: Optional[Sequence[Optional[int]]]) -> str:
@@ -27,6 +27,8 @@ def table(report: Report) -> tuple[list[str], list[list[str]], list[bool]]:
     if show_live:
         headers.append("live MiB after")
         numeric.append(True)
+    headers.append("MACs")
+    numeric.append(True)
     body = []
     for i, r in enumerate(rows, 1):
         row = [str(i), r.name, r.type, shapes_text(r.output_shapes), f"{r.params:,}"]
@@ -35,5 +37,6 @@ def table(report: Report) -> tuple[list[str], list[list[str]], list[bool]]:
         row += [mib(r.param_bytes), mib(r.activation_bytes)]
         if show_live:
             row.append(mib(getattr(r, "live_bytes_after", None)))
+        row.append(macs(r.macs))
         body.append(row)
     return headers, body, numeric
