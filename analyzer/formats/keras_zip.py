@@ -21,6 +21,11 @@ import struct
 import zipfile
 from typing import Any, Mapping, Optional
 
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("h5py", "analyzer.formats.keras_h5", "analyzer.formats.keras_config",
+           "analyzer.formats.keras_container")
+
+from .. import limits
 from ..errors import UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
@@ -107,6 +112,8 @@ def _checked_members(zf: zipfile.ZipFile, path: str) -> list[zipfile.ZipInfo]:
 def _json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Any:
     if info.file_size > MAX_JSON_BYTES:
         raise UnreadableArtifact(f"{info.filename} is larger than 256 MiB", path)
+    if info.filename == "config.json":  # its size from the zip directory, before reading
+        limits.check_config_bytes(info.file_size, info.filename, path)
     with zf.open(info) as fh:
         raw = fh.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:

@@ -22,12 +22,17 @@ from typing import Any, Optional
 from ..engine_inputs import OnnxModel
 from ..errors import UnreadableArtifact, typed_first_line
 from ..findings import Code, Severity
-from ..ir import ONNX, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec, num_elements
+from ..ir import (ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec,
+                  num_elements)
 from . import onnx_wire
 
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
 #: Small integer constants a node consumes are copied into its config (Reshape targets...).
 MAX_CONST_VALUES = 64
+
+
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("onnx", "onnx.shape_inference", "onnx.numpy_helper")
 
 
 def _import_onnx():
@@ -246,7 +251,7 @@ class _ModelReader:
                 name=name, op=n.op_type, layer=name, inputs=_trim(n.input),
                 outputs=tuple(n.output), config=config, weights=tuple(mine),
                 origin=n.domain or "ai.onnx",
-                dtype=types.get(n.output[0], "float32") if n.output else "float32"))
+                dtype=types.get(n.output[0], UNKNOWN_DTYPE) if n.output else "float32"))
         stuck = cycle_nodes(nodes)
         if stuck:
             raise UnreadableArtifact(

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .. import limits
 from ..errors import UnreadableArtifact
 from .protowire import WireError, read_varint
 
@@ -128,6 +129,19 @@ class _Walker:
                 pos += n
             else:
                 raise self.bad(f"unsupported wire type {wt}")
+
+    def count_nodes(self, stop_after: int) -> int:
+        """NodeProtos of the main graph, counted from their field keys alone (no descent), up
+        to ``stop_after`` + 1: cheap enough to refuse a huge graph before walking it."""
+        count = 0
+        for num, wt, a, b, _ in self.fields(0, len(self.buf)):
+            if num == 7 and wt == LEN:  # ModelProto.graph
+                for gnum, gwt, *_ in self.fields(a, b):
+                    if gnum == 1 and gwt == LEN:  # GraphProto.node
+                        count += 1
+                        if count > stop_after:
+                            return count
+        return count
 
     def message(self, kind: int, start: int, end: int, depth: int) -> bytes:
         if depth > MAX_DEPTH:
@@ -276,6 +290,8 @@ def strip(path: str) -> Stripped:
             if size == 0:
                 raise UnreadableArtifact("the file is empty", path)
             walker = _Walker(_FileBuf(fh.fileno(), size), path)
+            count = walker.count_nodes(limits.current().nodes)
+            limits.check_nodes(count, path, at_least=count > limits.current().nodes)
             data = walker.message(MODEL, 0, size, 0)
     except OSError as exc:
         raise UnreadableArtifact(f"cannot be read ({exc.strerror or exc})", path) from None
