@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
-from . import formats
+from . import formats, sources
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
@@ -27,9 +27,13 @@ def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = N
     ``dtype``/``weights_dtype`` re-type floating activations/weights (what-if);
     ``optimizer`` (sgd, momentum, adam) sets the training estimate's optimizer state.
     """
+    sources.reset()
     graph = read(path, signature)
-    return analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
-                         weights_dtype=weights_dtype)
+    report = analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
+                           weights_dtype=weights_dtype)
+    if sources.is_url(path):
+        report.model.bytes_read = sources.bytes_read()
+    return report
 
 
 def read(path: str, signature: Optional[str] = None) -> Graph:

@@ -7,9 +7,9 @@ needed.
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Callable, Optional
 
+from .. import sources
 from ..errors import UnreadableArtifact
 from ..ir import Graph
 
@@ -51,7 +51,7 @@ def _savedmodel(path: str, head: bytes) -> Optional[str]:
 def _onnx(path: str, head: bytes) -> Optional[str]:
     # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
     # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
-    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)):
+    if not head or head.startswith((HDF5_MAGIC, ZIP_MAGIC)):
         return None
     from .onnx_wire import looks_like_model
     return "onnx" if looks_like_model(path) else None
@@ -64,7 +64,7 @@ def _keras_zip(path: str, head: bytes) -> Optional[str]:
         return None
     import zipfile
     try:
-        with zipfile.ZipFile(path) as zf:
+        with sources.open_binary(path) as fh, zipfile.ZipFile(fh) as zf:
             return "keras-zip" if "config.json" in zf.namelist() else None
     except (zipfile.BadZipFile, OSError, ValueError):
         return None
@@ -72,12 +72,12 @@ def _keras_zip(path: str, head: bytes) -> Optional[str]:
 
 def detect(path: str) -> str:
     """The artifact kind at ``path``, or UnreadableArtifact saying why there is none."""
-    if not os.path.exists(path):
+    if not sources.exists(path):
         raise UnreadableArtifact("no such file or folder", path)
     head = b""
-    if os.path.isfile(path):
+    if sources.isfile(path):
         try:
-            with open(path, "rb") as fh:
+            with sources.open_binary(path) as fh:
                 head = fh.read(64)
         except OSError as exc:
             raise UnreadableArtifact(f"cannot be read ({exc.strerror})", path) from None
@@ -87,7 +87,7 @@ def detect(path: str) -> str:
         kind = fn(path, head)
         if kind:
             return kind
-    if os.path.isdir(path):
+    if sources.isdir(path):
         raise UnreadableArtifact("folder holds no model memscan can read", path)
     raise UnreadableArtifact("not a model memscan can read (expected Keras .h5/.keras, "
                              "SavedModel or ONNX)", path)
@@ -99,7 +99,16 @@ def load(path: str, **options: object) -> Graph:
     ``options`` (e.g. ``signature`` for SavedModel) go to readers that take them; unset
     (None) options are not passed, so readers without options keep ``read(path)``.
     """
-    kind = detect(path)
-    module = importlib.import_module(READERS[kind])
-    given = {k: v for k, v in options.items() if v is not None}
-    return module.read(path, **given) if given else module.read(path)
+    sources.reset(count=False)
+    try:
+        kind = detect(path)
+        module = importlib.import_module(READERS[kind])
+        given = {k: v for k, v in options.items() if v is not None}
+        graph = module.read(path, **given) if given else module.read(path)
+        if sources.is_url(path):
+            sources.verify_unchanged()
+    except Exception:
+        if sources.failure():  # the transport failed: say that, not what h5py made of it
+            raise UnreadableArtifact(sources.failure() or "", path) from None
+        raise
+    return graph
