@@ -8,6 +8,7 @@ body bytes it sends. Paths under a mode prefix misbehave on purpose:
 - ``/stall/...``    answers HEAD, then never answers a range request
 - ``/loop/...``     redirects to itself forever
 - ``/grow/...``     states a size one byte larger at every request
+- ``/etag/...``     same size and bytes, but a new ETag at every request (a replaced file)
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
-MODES = ("norange", "short", "stall", "loop", "grow")
+MODES = ("norange", "short", "stall", "loop", "grow", "etag")
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 
 
@@ -29,6 +30,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
     """SimpleHTTPRequestHandler plus single byte ranges and the misbehaving modes."""
 
     protocol_version = "HTTP/1.1"
+    etag = ""
 
     def log_message(self, *args: object) -> None:  # quiet
         pass
@@ -61,9 +63,12 @@ class RangeHandler(SimpleHTTPRequestHandler):
             self.send_error(404)
             return
         size = os.path.getsize(local)
-        if mode == "grow":
+        if mode in ("grow", "etag"):
             self.server.requests += 1  # type: ignore[attr-defined]
+        if mode == "grow":
             size += self.server.requests  # type: ignore[attr-defined]
+        n = self.server.requests  # type: ignore[attr-defined]
+        self.etag = f'"{n}"' if mode == "etag" else ""
         match = _RANGE.match(self.headers.get("Range", ""))
         if head or not match or mode == "norange":
             self._send(local, 200, 0, size, size, head)
@@ -90,6 +95,8 @@ class RangeHandler(SimpleHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Accept-Ranges", "bytes")
+        if self.etag:
+            self.send_header("ETag", self.etag)
         self.send_header("Content-Length", str(end - start))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")

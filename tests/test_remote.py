@@ -112,6 +112,7 @@ def test_verbose_prints_bytes_read(http: Server) -> None:
     ("stall", "timed out"),
     ("loop", "redirect"),
     ("grow", "changed"),
+    ("etag", "changed on the server while being read"),
 ])
 def test_misbehaving_server_is_one_line_exit_2(http: Server, tmp_path: Path, mode: str,
                                                words: str) -> None:
