@@ -45,7 +45,11 @@ def _report(target: str, env: dict | None = None) -> dict:
 
 
 def _same(local: dict, remote: dict, url: str) -> None:
-    """Remote equals local once the path is normalised; bytes_read is remote-only."""
+    """Remote equals local once the path is normalised; bytes_read is remote-only (and in
+    the published schema)."""
+    from test_schema import VALIDATOR
+
+    VALIDATOR.validate(remote)
     assert remote["model"].pop("path") == url
     local["model"].pop("path")
     assert isinstance(remote["model"].pop("bytes_read"), int)
@@ -95,6 +99,23 @@ def test_http_transfers_a_fraction_of_the_file(http: Server, tmp_path: Path) -> 
     assert size > 64 * 1024 * 1024
     read = report["model"]["bytes_read"]
     assert 0 < read <= sent <= size // 100, (read, sent, size)
+
+
+def test_http_onnx_external_data(tmp_path: Path) -> None:
+    """External data beside a remote ONNX file is stated by URL, never read."""
+    from onnx_models import big_matmuls
+
+    elements = big_matmuls(tmp_path / "big.onnx", 4, external="weights.bin")
+    server = Server(str(tmp_path))
+    try:
+        url = f"{server.url}/big.onnx"
+        remote = _report(url)
+        sent = server.sent
+    finally:
+        server.close()
+    assert remote["totals"]["params"] == elements
+    _same(_report(str(tmp_path / "big.onnx")), remote, url)
+    assert sent < (tmp_path / "weights.bin").stat().st_size // 100
 
 
 def test_verbose_prints_bytes_read(http: Server) -> None:
