@@ -8,6 +8,7 @@ from . import formats, sources
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
+from .findings import ShapeStatus
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
 from .memory import LayerFigures, layer_figures, totals
@@ -118,7 +119,7 @@ def loose_weight_figures(weights: Sequence[WeightSpec], plan: DtypePlan = DtypeP
         nbytes = [(w.size * dtype_bytes(plan.weight(w.dtype)), w.trainable) for w in ws]
         row = LayerRow(name=layer, type="(weights only)", output_shapes=[], params=n,
                        stored_params=n, param_bytes=sum(b for b, _ in nbytes),
-                       activation_bytes=0, shape_status="no-architecture",
+                       activation_bytes=0, shape_status=ShapeStatus.NO_ARCHITECTURE,
                        trainable_param_bytes=sum(b for b, t in nbytes if t))
         rows.append(LayerFigures(row=row, path=layer, nodes=[]))
     return rows
