@@ -6,7 +6,8 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz zoo
+.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz zoo \
+	layer-models mutations
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,16 @@ savedmodel-fixtures: $(TEST_STAMP)
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)
 	$(PY) fixtures/record_oracles.py
+
+# One small model per registered layer class, Keras 3 and tf-keras, with Keras's own
+# per-layer figures at two inputs (fixtures/layers/; a few minutes).
+layer-models: $(TEST_STAMP)
+	$(PY) fixtures/layers/make_layer_models.py
+
+# The mutation check of docs/testing.md: deliberate faults, each against its tests (long:
+# about half an hour on a quiet machine; results in .cache/mutations.json).
+mutations: $(TEST_STAMP)
+	$(PY) tests/mutation/mutations.py
 
 # Longer fuzzing of the readers (tests/hostile/test_hostile_fuzz.py): bounded by the case
 # count (MEMSCAN_FUZZ_EXAMPLES, default 5000); prints the count SECURITY.md records.

@@ -87,6 +87,11 @@ class Totals:
     training_activation_bytes: int = 0
     #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes.
     training_bytes: int = 0
+    #: False when some tensor has no shape at this input: every activation figure above
+    #: (feature maps, total, peaks, arena, training) leaves it out and is a lower bound.
+    complete: bool = True
+    #: How many tensors have no shape (their bytes are left out, never guessed).
+    unshaped_tensors: int = 0
 
 
 @dataclass

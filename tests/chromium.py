@@ -88,7 +88,7 @@ def open_page(chromium: str, page: Path, expression: str, timeout: float = 60,
     to_chrome_r, to_chrome_w = os.pipe()
     from_chrome_r, from_chrome_w = os.pipe()
     profile = tempfile.mkdtemp(prefix="memscan-chromium-")
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--disable-background-networking", "--disable-extensions", "--disable-sync",
             "--no-first-run", "--no-default-browser-check", "--disable-component-update",
             "--disable-default-apps", "--mute-audio", f"--user-data-dir={profile}",
