@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
-from . import formats, limits
+from . import formats, limits, sources
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
@@ -32,11 +32,15 @@ def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = N
     ``size`` (``--size``) sets the spatial dims of image-like inputs (inputs.sized_shape).
     ``max_config_size``/``max_nodes`` raise or lower the bounds of analyzer/limits.py.
     """
+    sources.reset()
     with limits.using(config_bytes=max_config_size, nodes=max_nodes):
         graph = read(path, signature)
         limits.check_nodes(len(graph.nodes), path)  # whatever the format: before inference
-    return analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
-                         weights_dtype=weights_dtype, size=size)
+    report = analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
+                           weights_dtype=weights_dtype, size=size)
+    if sources.is_url(path):
+        report.model.bytes_read = sources.bytes_read()
+    return report
 
 
 def read(path: str, signature: Optional[str] = None) -> Graph:

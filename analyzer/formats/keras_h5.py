@@ -5,10 +5,11 @@ dtype: weight bytes are never read, so a 10 GB file costs what a 10 KB one does.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Optional
 
-from .. import limits
+from .. import limits, sources
 from ..errors import UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
@@ -26,11 +27,12 @@ MAX_WEIGHT_RANK = 32
 def read(path: str) -> Graph:
     import h5py  # heavy-ish; only when an HDF5 file is actually read
 
+    remote = sources.open_binary(path) if sources.is_url(path) else None
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(remote or path, "r")
     except Exception as exc:  # libhdf5 reports malformed files with many exception types
         raise UnreadableArtifact(f"not a readable HDF5 file ({first_line(exc)})", path) from None
-    with f:
+    with f, (remote or contextlib.nullcontext()):
         try:
             _refuse_external_links(f, path)
             return _read_open(f, path)

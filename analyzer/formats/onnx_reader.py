@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from .. import sources
 from ..engine_inputs import OnnxModel
 from ..errors import UnreadableArtifact, typed_first_line
 from ..findings import Code, Severity
@@ -65,7 +66,8 @@ class _ModelReader:
         self.path = path
         self.stripped = stripped
         self.findings: list[ReaderFinding] = []
-        self.folder = os.path.dirname(os.path.abspath(path))
+        self.folder = (sources.dirname(path) if sources.is_url(path)
+                       else os.path.dirname(os.path.abspath(path)))
 
     # -- weights ---------------------------------------------------------------------------
     def _spec(self, t: Any, name: Optional[str] = None) -> WeightSpec:
@@ -79,12 +81,12 @@ class _ModelReader:
         entries = {e.key: e.value for e in t.external_data}
         location = entries.get("location", "")
         parts = location.replace("\\", "/").split("/")
-        target = os.path.join(self.folder, location)
+        target = sources.join(self.folder, location)
         inside = (location and not os.path.isabs(location) and not location.startswith("/")
                   and ".." not in parts and (":" not in location)
-                  and os.path.commonpath([os.path.realpath(target),
-                                          os.path.realpath(self.folder)])
-                  == os.path.realpath(self.folder))
+                  and (sources.is_url(target) or os.path.commonpath(
+                      [os.path.realpath(target), os.path.realpath(self.folder)])
+                      == os.path.realpath(self.folder)))
         if not inside:
             self.findings.append(ReaderFinding(
                 Code.EXTERNAL_DATA_OUTSIDE, Severity.ERROR, spec.name,
@@ -102,7 +104,7 @@ class _ModelReader:
         if length is None and width is not None:
             length = spec.size * width
         try:
-            size = os.stat(target).st_size  # stat only: the data itself is never read
+            size = sources.getsize(target)  # stat only: the data itself is never read
         except OSError:
             raise UnreadableArtifact(f"weight {spec.name}: external data file {location!r} is "
                                      "missing", self.path) from None
