@@ -43,7 +43,7 @@ DEFAULT_CPU_LIMIT_S = 60
 DEFAULT_TIMEOUT_S = 130.0
 #: Top-level packages a parent may import after a child did (see the module docstring).
 #: The standard library is allowed as well.
-WARM_PACKAGES = frozenset({"analyzer", "numpy", "h5py", "onnx", "onnxruntime", "google",
+WARM_PACKAGES = frozenset({__package__.split(".")[0], "numpy", "h5py", "onnx", "onnxruntime", "google",
                            "ml_dtypes", "sympy", "mpmath", "packaging", "typing_extensions"})
 _ERRORS = {"UnreadableArtifact": UnreadableArtifact, "BadArguments": BadArguments,
            "MemscanError": MemscanError}
@@ -276,7 +276,7 @@ def preload(paths: Sequence[str]) -> None:
         if not suffixes & set(fmt.suffixes):
             continue
         try:
-            module = importlib.import_module(fmt.reader)
+            module = importlib.import_module(fmt.reader, formats.__name__)
         except ImportError:
             continue
         warm(getattr(module, "PRELOAD", ()))

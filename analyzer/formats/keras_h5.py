@@ -18,7 +18,7 @@ from .keras_container import (attr_str, hdf5_dtype, keras_major, parse_config_js
                               producer_name, str_list, vars_tensors)
 
 #: What reading needs imported: a process that forks isolated readers imports it once first.
-PRELOAD = ("h5py", "analyzer.formats.keras_config", "analyzer.formats.keras_container")
+PRELOAD = ("h5py", f"{__package__}.keras_config", f"{__package__}.keras_container")
 #: Bounds on one weight's declared shape: 2**48 elements is 1 PiB of float32.
 MAX_WEIGHT_ELEMENTS = 2**48
 MAX_WEIGHT_RANK = 32

@@ -22,8 +22,8 @@ import zipfile
 from typing import Any, Mapping, Optional
 
 #: What reading needs imported: a process that forks isolated readers imports it once first.
-PRELOAD = ("h5py", "analyzer.formats.keras_h5", "analyzer.formats.keras_config",
-           "analyzer.formats.keras_container")
+PRELOAD = ("h5py", f"{__package__}.keras_h5", f"{__package__}.keras_config",
+           f"{__package__}.keras_container")
 
 from .. import limits, sources
 from ..errors import UnreadableArtifact, first_line
