@@ -11,7 +11,7 @@ from .dtypes import DtypePlan
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
 from .memory import LayerFigures, layer_figures, totals
-from .report import InputInfo, LayerRow, ModelInfo, Report, Totals
+from .report import Finding, InputInfo, LayerRow, ModelInfo, Report, Totals
 from .shapes.infer import infer
 from .training import training_figures
 
@@ -36,6 +36,9 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
                   *, optimizer: str = "adam", dtype: Optional[str] = None,
                   weights_dtype: Optional[str] = None) -> Report:
     plan = DtypePlan(activations=dtype, weights=weights_dtype)
+    ignored = inputs_not_applicable(graph, inputs, batch, dims)
+    if ignored is not None:
+        inputs, batch, dims = (), None, None
     shapes = resolve_inputs(graph, inputs, batch, dims, path=path)
     inference = infer(graph, shapes)
     figures = layer_figures(inference, plan=plan) + loose_weight_figures(graph.loose_weights,
@@ -43,7 +46,8 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
     live = liveness(inference, plan)
     _add_live_bytes(figures, live)
     tot = _memory_totals(totals(figures), figures, live, optimizer)
-    findings = run_checks(graph, inference, figures, tot)
+    tot = replace(tot, stored_optimizer_bytes=sum(w.nbytes for w in graph.stored_optimizer))
+    findings = run_checks(graph, inference, figures, tot) + ([ignored] if ignored else [])
     batch_value = batch if batch is not None else _batch_of(graph, shapes)
     return Report(
         model=ModelInfo(path=str(path), format=graph.format, producer=graph.producer,
@@ -55,6 +59,18 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
         findings=findings,
         settings={"dtype": dtype, "weights_dtype": weights_dtype, "optimizer": optimizer},
     )
+
+
+def inputs_not_applicable(graph: Graph, inputs: Sequence[InputArg], batch: Optional[int],
+                          dims: Optional[Mapping[str, int]]) -> Optional[Finding]:
+    """A weights-only file has no architecture, so no stated input can apply: say so once,
+    and what the report shows instead, rather than asking for inputs the file cannot have."""
+    if graph.inputs or graph.nodes or not (inputs or batch is not None or dims):
+        return None
+    return Finding("input-not-applicable", "warning", None,
+                   "the file holds weights only, no architecture, so no input applies "
+                   "(--input/--batch/--dim ignored); the report shows the stored weights per "
+                   "layer (params, param memory) and no activations")
 
 
 def _add_live_bytes(figures: list[LayerFigures], live: Liveness) -> None:

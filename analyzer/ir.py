@@ -136,6 +136,9 @@ class Graph:
     known_dtypes: Mapping[str, str] = field(default_factory=dict)
     #: Weights not attached to any node (a weights-only file).
     loose_weights: tuple[WeightSpec, ...] = ()
+    #: Optimizer state the file stores (Keras 3 saves its optimizer's variables after
+    #: training): real bytes in the file, but no layer's params.
+    stored_optimizer: tuple[WeightSpec, ...] = ()
     #: True when the batch is the first dim of every input (Keras); False when the input
     #: shape is given in full (ONNX).
     batch_first: bool = True

@@ -82,6 +82,9 @@ class Totals:
     training_activation_bytes: int = 0
     #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes.
     training_bytes: int = 0
+    #: Optimizer state the file itself stores (a .keras saved after training): not params,
+    #: in no figure above.
+    stored_optimizer_bytes: int = 0
 
 
 @dataclass

@@ -9,6 +9,7 @@ import itertools
 import json
 import math
 import re
+from dataclasses import replace
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
@@ -56,7 +57,8 @@ def _read_open(f: Any, path: str) -> Graph:
         if "layer_names" in weights_root.attrs or "layer_names0" in weights_root.attrs:
             return _weights_only(weights_by_layer, path, producer)
         if "vars" in f or "layers" in f:  # Keras 3 model.save_weights("x.weights.h5")
-            return _weights_only(_keras3_weights(f), path, "keras 3 (version not stored)")
+            return _weights_only(_keras3_weights(f), path, "keras 3 (version not stored)",
+                                 _keras3_optimizer(f))
         raise UnreadableArtifact("HDF5 file holds no Keras model (no model_config, no "
                                  "layer_names)", path)
     config = parse_config_json(raw_config, path)
@@ -172,10 +174,12 @@ def _weights_by_layer(root: Any, path: str) -> dict[str, list[WeightSpec]]:
 def _keras3_weights(f: Any) -> dict[str, list[WeightSpec]]:
     """Keras 3 weights files key weights by class-derived paths (``layers/dense_1/vars/0``);
     Keras 3.? and later also store the layer's own name on each ``vars`` group."""
-    from .keras_zip import vars_tensors
+    from .keras_zip import is_optimizer_path, vars_tensors
 
     result: dict[str, list[WeightSpec]] = {}
     for wpath, spec in vars_tensors(f):
+        if is_optimizer_path(wpath):
+            continue  # _keras3_optimizer's
         group_path, _, index = wpath.rpartition("/vars/")
         parts = group_path.split("/")
         # Group by the top-level entry (layers/<x>), whose sublayers (an LSTM's cell, a
@@ -192,6 +196,14 @@ def _keras3_weights(f: Any) -> dict[str, list[WeightSpec]]:
     return result
 
 
+def _keras3_optimizer(f: Any) -> tuple[WeightSpec, ...]:
+    """The optimizer state a Keras 3 weights file stores beside the model's weights."""
+    from .keras_zip import is_optimizer_path, vars_tensors
+
+    return tuple(replace(spec, name=wpath, trainable=False) for wpath, spec in vars_tensors(f)
+                 if is_optimizer_path(wpath))
+
+
 def _non_trainable_name(name: str) -> bool:
     """Keras never stores trainability in h5; these variable names are never trained."""
     leaf = name.rsplit("/", 1)[-1].split(":")[0]
@@ -199,7 +211,8 @@ def _non_trainable_name(name: str) -> bool:
                     "seed_generator_state", "iterations"}
 
 
-def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str) -> Graph:
+def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str,
+                  optimizer: tuple[WeightSpec, ...] = ()) -> Graph:
     loose = tuple(WeightSpec(name=f"{layer}/{w.name}" if not w.name.startswith(layer + "/")
                              else w.name, shape=w.shape, dtype=w.dtype, trainable=w.trainable)
                   for layer, ws in weights.items() for w in ws)
@@ -207,8 +220,11 @@ def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str
         code="no-architecture", severity="warning", layer=None,
         message="weights-only file (model.save_weights): it stores no model_config, so no "
                 "layer graph and no activation shapes can be inferred; weights are reported")
+    from .keras_zip import optimizer_state_finding
+
+    findings = (finding, optimizer_state_finding(optimizer)) if optimizer else (finding,)
     return Graph(format="keras-h5", producer=producer, name="weights", inputs=(), outputs=(),
-                 nodes=(), findings=(finding,), loose_weights=loose)
+                 nodes=(), findings=findings, loose_weights=loose, stored_optimizer=optimizer)
 
 
 def _str_list(attrs: Any, name: str) -> list[str]:

@@ -20,7 +20,8 @@ import os
 import re
 import struct
 import zipfile
-from typing import Any, Iterator, Mapping, Optional
+from dataclasses import replace
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from ..errors import UnreadableArtifact
 from ..ir import Graph, ReaderFinding, WeightSpec
@@ -63,25 +64,26 @@ def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
     producer = f"keras {version}" if isinstance(version, str) else "keras (version not stored)"
     weights: dict[str, list[WeightSpec]] = {}
     findings: list[ReaderFinding] = []
+    stored_optimizer: tuple[WeightSpec, ...] = ()
     if "model.weights.h5" in infos:
         with _open_member(zf, infos["model.weights.h5"], path) as fh:
-            weights, unplaced = weights_by_layer(fh, config, path)
+            weights, unplaced, stored_optimizer = weights_by_layer(fh, config, path)
         if unplaced:
             findings.append(ReaderFinding(
                 "weights-unplaced", "warning", None,
                 f"{len(unplaced)} weight tensor(s) in model.weights.h5 match no layer of the "
                 f"config (e.g. {unplaced[0]}); they are reported as loose weights"))
+        if stored_optimizer:
+            findings.append(optimizer_state_finding(stored_optimizer))
     else:
         findings.append(ReaderFinding("no-weights", "info", None,
                                       "the zip stores no model.weights.h5"))
     major = _major(version) if isinstance(version, str) else 3
     graph = graph_from_keras_config(config, weights, path=path, format="keras-zip",
                                     producer=producer, keras_major=major)
-    if findings:
-        graph = Graph(format=graph.format, producer=graph.producer, name=graph.name,
-                      inputs=graph.inputs, outputs=graph.outputs, nodes=graph.nodes,
-                      findings=graph.findings + tuple(findings),
-                      loose_weights=graph.loose_weights)
+    if findings or stored_optimizer:
+        graph = replace(graph, findings=graph.findings + tuple(findings),
+                        stored_optimizer=stored_optimizer)
     return graph
 
 
@@ -187,9 +189,10 @@ def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> _Memb
 # --------------------------------------------------------------------------- weights
 
 def weights_by_layer(fileobj: Any, config: Any, path: str
-                     ) -> tuple[dict[str, list[WeightSpec]], list[str]]:
+                     ) -> tuple[dict[str, list[WeightSpec]], list[str], tuple[WeightSpec, ...]]:
     """Stored weight specs per top-level layer name from a Keras 3 weights file (a
-    ``model.weights.h5`` or a ``.weights.h5``), and the paths no layer of ``config`` claims."""
+    ``model.weights.h5`` or a ``.weights.h5``), the paths no layer of ``config`` claims, and
+    the optimizer's variables (``optimizer/vars``: state saved after training, not params)."""
     import h5py
 
     try:
@@ -203,8 +206,12 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
     prefixes = sorted(owners, key=len, reverse=True)
     result: dict[str, list[WeightSpec]] = {}
     unplaced: list[str] = []
+    optimizer: list[WeightSpec] = []
     for wpath, spec in tensors:
         owner = next((p for p in prefixes if wpath.startswith(p + "/")), None)
+        if owner is None and is_optimizer_path(wpath):
+            optimizer.append(replace(spec, name=wpath, trainable=False))
+            continue
         if owner is None:
             unplaced.append(wpath)
             result.setdefault(wpath.rsplit("/vars/", 1)[0], []).append(spec)
@@ -216,7 +223,23 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
         name = f"{inner or top}/{rel}"
         result.setdefault(top, []).append(WeightSpec(name=name, shape=spec.shape,
                                                      dtype=spec.dtype))
-    return result, unplaced
+    return result, unplaced, tuple(optimizer)
+
+
+def is_optimizer_path(wpath: str) -> bool:
+    """Keras 3 saves the optimizer's own variables (iterations, learning rate, one slot
+    per trainable weight and per moment) under ``optimizer/vars`` of model.weights.h5."""
+    return wpath.split("/", 1)[0] == "optimizer"
+
+
+def optimizer_state_finding(specs: Sequence[WeightSpec]) -> ReaderFinding:
+    """The info line that says what the file holds beside the model."""
+    nbytes = sum(w.nbytes for w in specs)
+    return ReaderFinding(
+        "optimizer-state", "info", None,
+        f"model.weights.h5 also stores the optimizer's state ({len(specs)} variables, "
+        f"{nbytes:,} bytes, saved after training); it is not counted as params "
+        "(totals.stored_optimizer_bytes)", {"stored_optimizer_bytes": nbytes})
 
 
 def vars_tensors(root: Any) -> Iterator[tuple[str, WeightSpec]]:

@@ -49,8 +49,6 @@ EXPECTED_FAILURES: dict[tuple[str, str], str] = {
     ("ort-logreg-iris", "stored"): "ai.onnx.ml Normalizer has no shape rule (#12 item 5)",
     ("ddddocr-old-quantized", "stored"): "com.microsoft DynamicQuantizeLSTM has no shape rule",
     ("ddddocr-old-quantized", "second"): "com.microsoft DynamicQuantizeLSTM has no shape rule",
-    ("sentitoolkit-keras", "stored"): "optimizer/vars counted as params (#12 item 2)",
-    ("sentitoolkit-keras", "second"): "optimizer/vars counted as params (#12 item 2)",
 }
 
 ANALYSED = ("keras-h5", "keras-zip", "onnx", "savedmodel")
