@@ -23,6 +23,20 @@ from ..ir import Graph, Node, ReaderFinding, TensorSpec, WeightSpec, num_element
 from . import onnx_wire
 
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
+#: Classic-ML ops (ai.onnx.ml) hold their learned values in attributes, not in tensors:
+#: these attributes are params (thresholds, leaf values, coefficients, support vectors).
+ML_PARAM_ATTRIBUTES = {
+    "LinearClassifier": ("coefficients", "intercepts"),
+    "LinearRegressor": ("coefficients", "intercepts"),
+    "Scaler": ("offset", "scale"),
+    "SVMClassifier": ("coefficients", "support_vectors", "rho", "prob_a", "prob_b"),
+    "SVMRegressor": ("coefficients", "support_vectors", "rho"),
+    "TreeEnsembleClassifier": ("nodes_values", "nodes_hitrates", "class_weights",
+                               "base_values"),
+    "TreeEnsembleRegressor": ("nodes_values", "nodes_hitrates", "target_weights",
+                              "base_values"),
+    "TreeEnsemble": ("nodes_splits", "leaf_weights", "nodes_hitrates"),
+}
 #: Small integer constants a node consumes are copied into its config (Reshape targets...).
 MAX_CONST_VALUES = 64
 MAX_LISTED = 50
@@ -128,6 +142,24 @@ class _ModelReader:
             return None if spec.dtype in INDEX_DTYPES else spec
         return None
 
+    def _attribute_weights(self, node: Any) -> list[WeightSpec]:
+        """The params an ai.onnx.ml node holds in its attributes (float lists or tensors,
+        ``<attr>_as_tensor`` too), named ``<node output>/<attribute>``."""
+        names = ML_PARAM_ATTRIBUTES.get(node.op_type, ())
+        if node.domain != "ai.onnx.ml" or not names:
+            return []
+        owner = node.output[0] if node.output else node.name
+        specs = []
+        for a in node.attribute:
+            base = a.name.removesuffix("_as_tensor")
+            if base not in names:
+                continue
+            if a.name.endswith("_as_tensor") and a.HasField("t"):
+                specs.append(self._spec(a.t, f"{owner}/{a.name}"))
+            elif len(a.floats):
+                specs.append(WeightSpec(f"{owner}/{a.name}", (len(a.floats),), "float32"))
+        return specs
+
     def _graph_weights(self, g: Any) -> dict[str, WeightSpec]:
         weights = {t.name: self._spec(t) for t in g.initializer}
         for s in g.sparse_initializer:
@@ -228,7 +260,7 @@ class _ModelReader:
                 continue  # a weight, attached to its consumers
             mine: list[WeightSpec] = []
             for w in [weights[x] for x in n.input if x in weights] + \
-                    self._subgraph_weights(n, weights):
+                    self._subgraph_weights(n, weights) + self._attribute_weights(n):
                 if w.name not in counted:
                     counted.add(w.name)
                     mine.append(w)
@@ -237,6 +269,9 @@ class _ModelReader:
                 name = f"{name}#{i}"
             used_names.add(name)
             config = _attributes(n)
+            if n.domain == "ai.onnx.ml":  # class counts for the shape rules (lists trimmed)
+                config["list_lengths"] = {a.name: len(a.ints) + len(a.floats) + len(a.strings)
+                                          for a in n.attribute if a.type in (6, 7, 8)}
             consts = {str(k): const_values[x] for k, x in enumerate(n.input) if x in const_values}
             if consts:
                 config["const_inputs"] = consts

@@ -62,8 +62,27 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
             if tensors.get(tid) is None:
                 tensors[tid] = shape
         results.append(result)
+    findings = [_still_unshaped(f, tensors) for f in findings]
     return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
-                          nodes=results, findings=findings)
+                          nodes=results, findings=[f for f in findings if f])
+
+
+def _still_unshaped(finding: ReaderFinding, tensors: Mapping[str, Optional[Shape]]
+                    ) -> Optional[ReaderFinding]:
+    """The engines' "unshaped-tensors" finding, less the tensors a rule shaped since (None
+    when no tensor is left)."""
+    if finding.code != "unshaped-tensors":
+        return finding
+    left = [t for t in finding.extra.get("tensors", []) if tensors.get(t) is None]
+    if not left:
+        return None
+    before = finding.extra.get("count", len(left))
+    count = before - (len(finding.extra.get("tensors", [])) - len(left))
+    return ReaderFinding(finding.code, finding.severity, finding.layer,
+                         f"{count} tensors could not be shaped by either engine at this input "
+                         f"(their bytes are left out, never guessed): {', '.join(left)}"
+                         + (" ..." if count > len(left) else ""),
+                         {**finding.extra, "count": count, "tensors": left})
 
 
 def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],

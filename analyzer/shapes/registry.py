@@ -83,6 +83,7 @@ def _load_rule_modules() -> None:
     if not _LOADED:
         from . import keras_rules  # noqa: F401  (registers on import)
         from . import onnx_rules  # noqa: F401  (registers "onnx:" rules on import)
+        from . import onnx_ml_rules  # noqa: F401
         from . import keras_rules_misc  # noqa: F401
         from . import keras_rules_seq  # noqa: F401
         _LOADED = True

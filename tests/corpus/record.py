@@ -10,7 +10,8 @@ For each file, at its stored input and at the manifest's second input:
   for weights-only files; the optimizer's stored variables for files saved after training.
 - ONNX: onnxruntime (optimizations off) on a copy whose every node output is a graph output,
   fed ones (floats) or zeros (integers); the shape of every tensor. Weight facts from
-  ``onnx.load``: elements of initializers and Constant nodes by dtype.
+  ``onnx.load``: elements of initializers and Constant nodes by dtype, and of the float-list
+  attributes of ai.onnx.ml nodes.
 - SavedModel: the serving signature called on concrete zeros; output shapes, variables.
 - TFLite: the interpreter's shapes of every tensor (for the TFLite work, issue #16).
 
@@ -109,8 +110,15 @@ def onnx_weight_facts(path: Path) -> dict:
                 if a.name == "value":
                     key = str(name(a.t.data_type))
                     const[key] = const.get(key, 0) + math.prod(a.t.dims)
+    attributes: dict[str, int] = {}
+    for n in m.graph.node:
+        if n.domain == "ai.onnx.ml":
+            for a in n.attribute:
+                if len(a.floats):
+                    key = f"{n.op_type}.{a.name}"
+                    attributes[key] = attributes.get(key, 0) + len(a.floats)
     return {"initializer_elements": init, "constant_elements": const,
-            "nodes": len(m.graph.node)}
+            "ml_float_attribute_elements": attributes, "nodes": len(m.graph.node)}
 
 
 def exposed(path: Path) -> bytes:

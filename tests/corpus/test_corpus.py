@@ -46,7 +46,6 @@ EXPECTED_FAILURES: dict[tuple[str, str], str] = {
     ("silero-vad-op15", "stored"): _IF,
     ("silero-vad-op15", "second"): _IF,
     ("silero-vad-half", "stored"): _IF,
-    ("ort-logreg-iris", "stored"): "ai.onnx.ml Normalizer has no shape rule (#12 item 5)",
     ("ddddocr-old-quantized", "stored"): "com.microsoft DynamicQuantizeLSTM has no shape rule",
     ("ddddocr-old-quantized", "second"): "com.microsoft DynamicQuantizeLSTM has no shape rule",
 }
@@ -194,7 +193,8 @@ for path in json.loads(sys.argv[1]):
         analyse(path)
     except Exception as exc:  # a shape error is not what this test is about
         pass
-print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))))
+tf = ('tensorflow', 'keras', 'tf_keras')
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in tf)))
 """
 
 
