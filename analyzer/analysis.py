@@ -46,7 +46,8 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
     live = liveness(inference, plan)
     _add_live_bytes(figures, live)
     tot = _memory_totals(totals(figures), figures, live, optimizer)
-    tot = replace(tot, stored_optimizer_bytes=sum(w.nbytes for w in graph.stored_optimizer))
+    tot = replace(tot, stored_optimizer_bytes=sum(w.nbytes for w in graph.stored_optimizer),
+                  index_data_bytes=tot.index_data_bytes + sum(w.nbytes for w in graph.index_data))
     findings = run_checks(graph, inference, figures, tot) + ([ignored] if ignored else [])
     batch_value = batch if batch is not None else _batch_of(graph, shapes)
     return Report(

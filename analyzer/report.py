@@ -85,6 +85,14 @@ class Totals:
     #: Optimizer state the file itself stores (a .keras saved after training): not params,
     #: in no figure above.
     stored_optimizer_bytes: int = 0
+    #: Weights the graph computes at run time from stored data only (DequantizeLinear of a
+    #: stored weight, ConstantOfShape/Range from constants): not feature maps, not params.
+    generated_weight_bytes: int = 0
+    #: Part of generated_weight_bytes computed from quantized (int8...) stored weights.
+    dequantized_weight_bytes: int = 0
+    #: Stored index data (int64/int32/bool/string shape vectors, indices), initializer or
+    #: Constant node alike: not params, not feature maps.
+    index_data_bytes: int = 0
 
 
 @dataclass

@@ -245,6 +245,9 @@ class _ModelReader:
                 f"but stores {p.stored_bytes:,} bytes (truncated or hollow file?)",
                 {"expected_bytes": p.expected_bytes, "stored_bytes": p.stored_bytes}))
         weights = self._graph_weights(g)
+        index_data = index_initializers(weights, g)
+        for name in index_data:
+            del weights[name]
         const_values = self._const_values(g)
         base = onnx_oracle.weight_free(self.onnx, m)
         types = self._value_types(base)
@@ -293,6 +296,7 @@ class _ModelReader:
             findings=tuple(self.findings),
             shape_oracle=onnx_oracle.ShapeOracle(self.onnx, base, self.path, m),
             known_dtypes=types, loose_weights=loose, batch_first=False,
+            index_data=tuple(index_data.values()),
             rule_prefix="onnx:",
         )
 
@@ -313,6 +317,22 @@ class _ModelReader:
                 names.append(d.dim_param or None)
         return TensorSpec(vi.name, tuple(dims), onnx_wire.dtype_name(t.elem_type),
                           tuple(names))
+
+
+#: Quantized ops whose int32 input at this index is a learned bias (a param, not index data):
+#: QOperator models feed it to the op, QDQ models dequantize it first.
+QUANTIZED_BIAS_INPUT = {"QLinearConv": 8, "QGemm": 6, "DequantizeLinear": 0}
+
+
+def index_initializers(weights: dict[str, WeightSpec], g: Any) -> dict[str, WeightSpec]:
+    """Initializers of an index dtype (int64/int32/bool/string: shape vectors, indices, axes):
+    index data, not params, as index-typed Constant nodes are. An int32 quantized bias is
+    a param."""
+    biases = {n.input[QUANTIZED_BIAS_INPUT[n.op_type]] for n in g.node
+              if QUANTIZED_BIAS_INPUT.get(n.op_type, -1) >= 0
+              and len(n.input) > QUANTIZED_BIAS_INPUT[n.op_type]}
+    return {name: w for name, w in weights.items()
+            if w.dtype in INDEX_DTYPES and name not in biases}
 
 
 def _attributes(node: Any) -> dict[str, Any]:

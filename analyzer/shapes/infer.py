@@ -85,6 +85,13 @@ def _still_unshaped(finding: ReaderFinding, tensors: Mapping[str, Optional[Shape
                          {**finding.extra, "count": count, "tensors": left})
 
 
+def _activation_unknown(node: Node, ins: list[Optional[Shape]]) -> bool:
+    """An input the rule needs is unshaped. Weights and omitted optional inputs (ONNX's ""
+    names) have no activation shape; a rule reads weights from ``node.weights``."""
+    held = {w.name for w in node.weights}
+    return any(s is None for t, s in zip(node.inputs, ins) if t and t not in held)
+
+
 def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
                 input_shapes: Mapping[str, Shape], prefix: str = "") -> NodeInference:
     if node.op == "InputLayer" and not node.inputs:
@@ -103,7 +110,7 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
                                  "the shape engines left an output unshaped")
         return NodeInference(node, [None] * len(node.outputs), None, NO_RULE,
                              f"no shape rule for {node.op}")
-    if any(s is None for s in ins):
+    if _activation_unknown(node, ins):
         if node.outputs and all(s is not None for s in known_outs):
             return NodeInference(node, known_outs, None, FROM_ORACLE)
         if prefix:

@@ -84,6 +84,7 @@ def _load_rule_modules() -> None:
         from . import keras_rules  # noqa: F401  (registers on import)
         from . import onnx_rules  # noqa: F401  (registers "onnx:" rules on import)
         from . import onnx_ml_rules  # noqa: F401
+        from . import onnx_quant_rules  # noqa: F401
         from . import keras_rules_misc  # noqa: F401
         from . import keras_rules_seq  # noqa: F401
         _LOADED = True
