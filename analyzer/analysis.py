@@ -13,6 +13,7 @@ from .liveness import Liveness, liveness
 from .memory import LayerFigures, layer_figures, totals
 from .report import Finding, InputInfo, LayerRow, ModelInfo, Report, Totals
 from .shapes.infer import infer
+from .shapes.ops import unruled_ops
 from .training import training_figures
 
 
@@ -26,9 +27,23 @@ def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = N
     ``dtype``/``weights_dtype`` re-type floating activations/weights (what-if);
     ``optimizer`` (sgd, momentum, adam) sets the training estimate's optimizer state.
     """
-    graph = formats.load(path, signature=signature)
+    graph = read(path, signature)
     return analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
                          weights_dtype=weights_dtype)
+
+
+def read(path: str, signature: Optional[str] = None) -> Graph:
+    """The artifact's graph; read again with the reader's ``fallback_options`` when it holds
+    layer classes no shape rule covers (a SavedModel's Keras config -> its traced graph)."""
+    graph = formats.load(path, signature=signature)
+    if graph.fallback_options:
+        missing = sorted(unruled_ops(graph))
+        if missing:
+            why = (f"its layer configs include classes with no shape rule "
+                   f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+            graph = formats.load(path, signature=signature, **graph.fallback_options,
+                                 fallback_reason=why)
+    return graph
 
 
 def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 Shape = tuple[Optional[int], ...]
 
@@ -113,7 +113,8 @@ class ReaderFinding:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-ShapeOracle = Callable[[Mapping[str, Shape]], "tuple[dict[str, Shape], list[ReaderFinding]]"]
+#: Op vocabularies (``Graph.dialect``): the same op name means different things in two of them.
+KERAS, ONNX, TF_GRAPH = "keras", "onnx", "tf-graph"
 
 
 @dataclass(frozen=True)
@@ -127,11 +128,17 @@ class Graph:
     outputs: tuple[str, ...]
     nodes: tuple[Node, ...]
     findings: tuple[ReaderFinding, ...] = ()
-    #: A format's own shape-inference engine, when it has one (ONNX, TF graphs): called with
-    #: the input shapes the user stated (by input name, batch included), it returns the
-    #: shapes it could infer by tensor id, plus findings. Keras graphs leave it None and
-    #: the shape rules do all the work; where it leaves a tensor unshaped, rules fill in.
-    shape_oracle: Optional[ShapeOracle] = field(default=None, compare=False, repr=False)
+    #: The op vocabulary of ``nodes`` (``KERAS``, ``ONNX``, ``TF_GRAPH``): it chooses the op
+    #: records (shape rules and runtime facts, keyed by dialect and op), the shape engine and
+    #: the runtime model. Not the container: a Keras config read from a SavedModel is "keras".
+    dialect: str = KERAS
+    #: What the dialect's shape engine needs, as plain data (``engine_inputs``: bytes, names,
+    #: tables; never a callable): the engine re-shapes the graph at the stated input with it.
+    #: None for a dialect without an engine (Keras: the shape rules do all the work).
+    engine_input: Any = field(default=None, compare=False, repr=False)
+    #: Shapes known whatever the input (by tensor id): a start the engine and the rules
+    #: refine. Hand-built graphs state every shape here.
+    given_shapes: Mapping[str, Shape] = field(default_factory=dict)
     #: Activation dtype per tensor id where the format states it (ONNX value types).
     known_dtypes: Mapping[str, str] = field(default_factory=dict)
     #: Weights not attached to any node (a weights-only file).
@@ -145,8 +152,8 @@ class Graph:
     #: True when the batch is the first dim of every input (Keras); False when the input
     #: shape is given in full (ONNX).
     batch_first: bool = True
-    #: Prefix of this format's op names in the shape-rule registry ("onnx:" for ONNX ops, so
-    #: an ONNX ``Reshape`` never meets the Keras ``Reshape`` rule). Formats with a prefix get
-    #: their shapes from ``shape_oracle``; an op it leaves unshaped and no rule covers is
-    #: "unshaped", not "no-rule".
-    rule_prefix: str = ""
+    #: Reader options (plain data) that read the same artifact again into another dialect,
+    #: for when this graph holds ops no shape rule covers: a SavedModel's Keras config falls
+    #: back to its traced TF graph. The pipeline asks the rules, then re-reads; the reader
+    #: never asks the rules itself.
+    fallback_options: Mapping[str, Any] = field(default_factory=dict)

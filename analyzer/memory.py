@@ -1,9 +1,9 @@
 """Shapes to figures: params, param bytes and activation bytes per layer, and the totals.
 
-Definitions (DESIGN.md): params are exact Python ints; param bytes are params × bytes of the
-stored dtype; a tensor's activation bytes are the product of its dims (batch included) ×
-bytes of its dtype; the feature-map sum adds every layer's output bytes, the model's input
-included, each counted once.
+Definitions (docs/design.md, "The figures"): params are exact Python ints; param bytes are
+params × bytes of the stored dtype; a tensor's activation bytes are the product of its dims
+(batch included) × bytes of its dtype; the feature-map sum adds every layer's output bytes,
+the model's input included, each counted once.
 """
 from __future__ import annotations
 

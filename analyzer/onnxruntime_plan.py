@@ -3,18 +3,20 @@
 Measured against onnxruntime 1.32's own arena (bench/accuracy.py, docs/accuracy.md): with
 graph optimizations off and the memory pattern off, the numbers below reproduce its peak
 to the byte on ten of the benchmark's twelve runs and within 512 bytes on the other two.
-Registered for graphs of format "onnx".
+The op facts it reads (in place, scratch, value-shaped inputs...) are the ONNX dialect's op
+records (``shapes/onnx_rules.py``), carried by each step. ``liveness.RUNTIME_MODELS`` uses
+``ONNXRUNTIME`` for graphs of dialect "onnx".
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from .ir import dtype_bytes
-from .liveness import PLANNERS, Buffer, Step, order
+from .runtime_model import Buffer, RuntimeModel, Step
+from .shapes.registry import AFTER_FIRST, ALL_INPUTS
 
 
-@order("onnx")
 def onnxruntime_order(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
     """The order onnxruntime's sequential executor runs an ONNX graph in (default order).
 
@@ -111,36 +113,6 @@ def _without_cast_pairs(steps: list[Step], outputs: Sequence[str]) -> list[Step]
             for k, s in enumerate(steps) if k not in removed]
 
 
-#: onnxruntime CPU kernels that declare MayInplace(0, 0): their output takes their first
-#: input's buffer when that input has no other reader left and the same shape and type.
-ORT_MAY_INPLACE = frozenset({
-    "Cast", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "Tanh",
-    "Softplus", "Softsign", "ThresholdedRelu", "Clip", "Softmax",
-})
-def _conv_working_buffer(st: Step, ins: int, out: int) -> int:
-    """MLAS convolutions other than a plain 1x1 take one 16384-float working buffer per
-    thread (64 KiB; the benchmark runs one intra-op thread)."""
-    kernel = None
-    if isinstance(st.config, Mapping) and isinstance(st.config.get("kernel_shape"), (list, tuple)):
-        kernel = tuple(st.config["kernel_shape"])
-    elif st.weight_shapes and len(st.weight_shapes[0]) > 2:
-        kernel = tuple(st.weight_shapes[0][2:])
-    strides = st.config.get("strides") if isinstance(st.config, Mapping) else None
-    pointwise = kernel is not None and all(k == 1 for k in kernel) and \
-        (not strides or all(x == 1 for x in strides))
-    return 0 if pointwise else 16384 * 4
-
-
-#: Working memory onnxruntime CPU kernels take from the arena while they run, from
-#: (step, activation input bytes, output bytes).
-ORT_SCRATCH: dict[str, Callable[[Step, int, int], int]] = {
-    # Einsum copies its operands into permuted layouts and computes into a temporary before
-    # writing the output (measured on 'abc,cde->abde' and 'abcd,cde->abe' contractions:
-    # inputs + weights + 2 x output).
-    "Einsum": lambda st, ins, out: ins + st.weight_bytes + 2 * out,
-    "Conv": _conv_working_buffer,
-}
-
 #: onnxruntime's BFC arena hands out every request rounded up to a multiple of 256 bytes
 #: (``kMinAllocationSize``): a 64-byte int64 pads tensor occupies 256 bytes of it.
 ORT_ARENA_ALIGNMENT = 256
@@ -149,10 +121,6 @@ ORT_ARENA_ALIGNMENT = 256
 def arena_bytes(nbytes: int) -> int:
     """Bytes onnxruntime's arena takes for a request of ``nbytes`` (0 stays 0)."""
     return -(-nbytes // ORT_ARENA_ALIGNMENT) * ORT_ARENA_ALIGNMENT
-
-
-#: onnxruntime CPU kernels whose output always aliases their first input.
-ORT_ALIAS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
 
 def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
@@ -205,9 +173,9 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
             if tid not in held:
                 src = st.inputs[0] if st.inputs and k == 0 else None
                 origin = buffer_of.get(src) if src is not None else None
-                if origin is not None and st.op in ORT_ALIAS:
+                if origin is not None and st.alias:
                     buf = origin
-                elif (origin is not None and st.op in ORT_MAY_INPLACE and count[origin] == 1
+                elif (origin is not None and st.facts.may_run_in_place and count[origin] == 1
                       and shape is not None and value_sig.get(src) == value_sig[tid]):
                     buf = origin
                 elif shape:  # rank 0 values are never reused
@@ -217,14 +185,14 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
             if buf is None:
                 buf = tid
                 nbytes = st.output_bytes[k] or 0
-                if st.op in ORT_ALIAS and st.inputs and st.inputs[0] not in buffer_of:
+                if st.alias and st.inputs and st.inputs[0] not in buffer_of:
                     nbytes = 0  # a view of a weight
                 buffers[tid] = Buffer(tid, arena_bytes(nbytes), i, n if tid in held else i)
                 sig[tid] = value_sig[tid]
                 count[tid] = 0
             buffer_of[tid] = buf
             count[buf] += uses.get(tid, 0) + (1 if tid in held else 0)
-        scratch = ORT_SCRATCH.get(st.op)
+        scratch = st.facts.scratch
         if scratch is not None:
             in_bytes = sum(buffers[buffer_of[t]].nbytes for t in st.inputs if t in buffer_of)
             extra = scratch(st, in_bytes, sum(b or 0 for b in st.output_bytes))
@@ -239,23 +207,6 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
                 buffers[buf].end = i
                 freelist.insert(0, buf)
     return list(buffers.values())
-
-
-PLANNERS["onnx"] = onnxruntime_buffers
-
-#: Ops whose output shape depends on the *values* of their inputs after the first (all
-#: inputs for ConstantOfShape and Range): onnxruntime knows it before running only when
-#: those values are weights or come from Shape arithmetic it propagates.
-_VALUE_SHAPED = frozenset({"Reshape", "Pad", "Slice", "Expand", "Tile", "Resize", "Upsample",
-                           "TopK", "OneHot", "Split", "Squeeze", "Unsqueeze", "ReduceSum",
-                           "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd"})
-_ALL_VALUE_SHAPED = frozenset({"ConstantOfShape", "Range"})
-_ALWAYS_UNKNOWN = frozenset({"NonZero", "Unique", "NonMaxSuppression", "Loop", "If", "Scan",
-                             "Compress"})
-#: Ops onnxruntime propagates shape *values* through (Shape → Gather → Unsqueeze →
-#: Concat → Reshape, as exporters flatten with).
-_SHAPE_VALUE_OPS = frozenset({"Gather", "Unsqueeze", "Squeeze", "Concat", "Add", "Sub",
-                              "Mul", "Div", "Slice"})
 
 
 def ort_static_shapes(steps: Sequence[Step], inputs: Iterable[str]) -> set[str]:
@@ -273,17 +224,21 @@ def ort_static_shapes(steps: Sequence[Step], inputs: Iterable[str]) -> set[str]:
         return t not in produced or t in known  # weights are always known
 
     for st in steps:
-        value_ins = (st.inputs if st.op in _ALL_VALUE_SHAPED
-                     else st.inputs[1:] if st.op in _VALUE_SHAPED else ())
-        ok = (st.op not in _ALWAYS_UNKNOWN and all(static(t) for t in st.inputs[:1] or ())
+        f = st.facts
+        value_ins = (st.inputs if f.value_inputs == ALL_INPUTS
+                     else st.inputs[1:] if f.value_inputs == AFTER_FIRST else ())
+        ok = (not f.shape_only_at_run_time and all(static(t) for t in st.inputs[:1] or ())
               and all(t not in produced or t in shape_values for t in value_ins)
               and all(static(t) for t in st.inputs))
-        if st.op in ("Shape", "Size") and st.inputs and static(st.inputs[0]):
+        if f.makes_shape_value and st.inputs and static(st.inputs[0]):
             shape_values.update(st.outputs)
-        elif st.op in _SHAPE_VALUE_OPS and all(t not in produced or t in shape_values
-                                               for t in st.inputs):
+        elif f.passes_shape_values and all(t not in produced or t in shape_values
+                                           for t in st.inputs):
             shape_values.update(st.outputs)
         if ok and all(sh is not None for sh in st.output_shapes):
             known.update(st.outputs)
     return known
 
+
+#: onnxruntime's sequential executor and allocation planner (memory pattern off).
+ONNXRUNTIME = RuntimeModel("onnxruntime", order=onnxruntime_order, planner=onnxruntime_buffers)

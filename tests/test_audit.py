@@ -20,7 +20,7 @@ from conftest import FIXTURES, ROOT, run_cli
 
 VGG = str(FIXTURES / "keras3" / "vgg16.h5")
 MOBILENET = str(FIXTURES / "keras3" / "mobilenet.h5")
-# DESIGN.md's reference figures for VGG16 with top at 1024x1024x3 (Keras 3.15 and tf-keras).
+# docs/design.md's reference figures for VGG16 with top at 1024x1024x3 (Keras 3.15 and tf-keras).
 VGG_1024_TOTAL = 10_007_428_160          # = 9543.827209472656 MiB
 VGG_1024_PARAM_BYTES = 8_732_322_976
 GIB = 2**30

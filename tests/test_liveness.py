@@ -8,13 +8,12 @@ from analyzer.shapes.infer import infer
 
 
 def _graph(nodes, shapes, inputs, outputs, fmt="test", known_dtypes=None) -> Graph:
-    """A graph whose shapes all come from its oracle (ops without rules), float32."""
-    def oracle(_stated):
-        return dict(shapes), []
+    """A graph whose shapes are all given (ops without rules), float32; format "onnx" speaks
+    the ONNX dialect (so it runs under the onnxruntime model), any other Keras."""
     return Graph(format=fmt, producer="hand", name="g",
                  inputs=tuple(TensorSpec(n, shapes[n]) for n in inputs), outputs=outputs,
-                 nodes=tuple(nodes), shape_oracle=oracle, known_dtypes=known_dtypes or {},
-                 batch_first=False)
+                 nodes=tuple(nodes), given_shapes=dict(shapes), known_dtypes=known_dtypes or {},
+                 batch_first=False, dialect="onnx" if fmt == "onnx" else "keras")
 
 
 def _node(name, op, ins, outs, **kw) -> Node:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.analysis import analyse
+from analyzer.analysis import analyse, analyse_graph, read
 from analyzer.errors import BadArguments
-from analyzer.inputs import InputArg
+from analyzer.inputs import InputArg, resolve_inputs
+from analyzer.liveness import liveness
+from analyzer.shapes.infer import infer
 from conftest import FIXTURES, cli_json, run_cli
+from test_runtime_model import assert_placed_apart
 
 MIB = 1024**2
 ALL_FIXTURES = sorted(FIXTURES.glob("*/*.h5"))
@@ -14,13 +17,19 @@ ALL_FIXTURES = sorted(FIXTURES.glob("*/*.h5"))
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_invariants(path) -> None:
+    graph = read(str(path))  # once: reading dominates, the figures below re-use it
     try:  # the input stored in the file, or 256x256x3 where the file leaves it open
         inputs: list[InputArg] = []
-        one = analyse(str(path))
+        one = analyse_graph(graph, str(path))
     except BadArguments:
         inputs = [InputArg(None, (256, 256, 3))]
-        one = analyse(str(path), inputs=inputs)
-    two = analyse(str(path), inputs=inputs, batch=2)
+        one = analyse_graph(graph, str(path), inputs=inputs)
+    two = analyse_graph(graph, str(path), inputs=inputs, batch=2)
+    # The runtime model's placements: no two buffers alive together overlap, and the arena
+    # is the highest placed byte (docs/design.md, "Add a runtime model").
+    live = liveness(infer(graph, resolve_inputs(graph, inputs, None, path=str(path))))
+    assert_placed_apart(live)
+    assert live.arena_bytes == one.totals.arena_bytes
     t, rows = one.totals, one.layers
     weights_only = any(f.code == "no-architecture" for f in one.findings)
     if weights_only:  # no graph: weights only, no activations at all

@@ -57,7 +57,7 @@ def _graph() -> Graph:
                   for n, op, i, o, w in spec)
     return Graph(format="onnx", producer="onnx.helper", name="res",
                  inputs=(TensorSpec("x", x),), outputs=("y",), nodes=nodes,
-                 shape_oracle=lambda _s: (dict(shapes), []),
+                 given_shapes=dict(shapes), dialect="onnx",
                  known_dtypes={t: "float32" for t in shapes}, batch_first=False)
 
 

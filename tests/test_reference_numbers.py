@@ -1,4 +1,4 @@
-"""The reference numbers of DESIGN.md, reproduced exactly (VGG16 and DenseNet201 at 1024²)."""
+"""The reference numbers of docs/design.md, reproduced exactly (VGG16 and DenseNet201 at 1024²)."""
 from __future__ import annotations
 
 import pytest

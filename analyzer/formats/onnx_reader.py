@@ -10,16 +10,18 @@ Weight-carrying Constant: a ``Constant`` whose value is a tensor (or ``value_flo
 non-index dtype (anything but int32/int64/bool/string). Those are not report rows (their
 bytes are params, not activations); index-typed Constants (shape targets) stay rows.
 
-Shapes come from ``Graph.shape_oracle`` (``onnx_oracle``): onnx's shape inference and
-onnxruntime's symbolic one, run on a weight-free copy of the model.
+Shapes come from the ONNX dialect's shape engine (``shapes/engines/onnx_engine.py``): onnx's
+shape inference and onnxruntime's symbolic one, run on the weight-free copy of the model the
+reader stores as plain data (``engine_inputs.OnnxModel``).
 """
 from __future__ import annotations
 
 import os
 from typing import Any, Optional
 
+from ..engine_inputs import OnnxModel
 from ..errors import UnreadableArtifact
-from ..ir import Graph, Node, ReaderFinding, TensorSpec, WeightSpec, num_elements
+from ..ir import ONNX, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec, num_elements
 from . import onnx_wire
 
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
@@ -216,13 +218,13 @@ class _ModelReader:
 
     def _value_types(self, base: Any) -> dict[str, str]:
         """Element dtype per tensor name (stated value_info plus a type-only inference)."""
-        from . import onnx_oracle
+        from . import onnx_proto
 
         types: dict[str, str] = {}
         g = self.model.graph
         stated = list(g.input) + list(g.output) + list(g.value_info)
         try:
-            inferred = onnx_oracle.infer_types(self.onnx, base)
+            inferred = onnx_proto.infer_types(self.onnx, base)
         except Exception:  # types are a nicety; figures fall back to float32
             inferred = []
         for vi in stated + inferred:
@@ -230,12 +232,12 @@ class _ModelReader:
             if tt.HasField("tensor_type") and tt.tensor_type.elem_type:
                 types.setdefault(vi.name, onnx_wire.dtype_name(tt.tensor_type.elem_type))
             elif tt.WhichOneof("value"):
-                types.setdefault(vi.name, onnx_oracle.type_label(tt))
+                types.setdefault(vi.name, onnx_proto.type_label(tt))
         return types
 
     # -- the graph -------------------------------------------------------------------------
     def graph(self) -> Graph:
-        from . import onnx_oracle
+        from . import onnx_proto
 
         m, g = self.model, self.model.graph
         for p in self.stripped.problems:
@@ -249,7 +251,7 @@ class _ModelReader:
         for name in index_data:
             del weights[name]
         const_values = self._const_values(g)
-        base = onnx_oracle.weight_free(self.onnx, m)
+        base = onnx_proto.weight_free(self.onnx, m)
         types = self._value_types(base)
         init_names = {t.name for t in g.initializer} | {s.values.name for s in g.sparse_initializer}
         inputs = tuple(self._input_spec(vi) for vi in g.input if vi.name not in init_names)
@@ -294,11 +296,21 @@ class _ModelReader:
             format="onnx", producer=producer, name=g.name or os.path.basename(self.path),
             inputs=inputs, outputs=tuple(o.name for o in g.output), nodes=tuple(nodes),
             findings=tuple(self.findings),
-            shape_oracle=onnx_oracle.ShapeOracle(self.onnx, base, self.path, m),
+            dialect=ONNX, engine_input=self._engine_input(base),
             known_dtypes=types, loose_weights=loose, batch_first=False,
             index_data=tuple(index_data.values()),
-            rule_prefix="onnx:",
         )
+
+    def _engine_input(self, base: Any) -> OnnxModel:
+        """The weight-free model and the shapes the file states, for the shape engine."""
+        from . import onnx_proto
+
+        stated, _ = onnx_proto.collect(self.model)
+        inits = {t.name for t in self.model.graph.initializer}
+        stored: dict[str, Shape] = {vi.name: stated.get(vi.name, (None,))
+                                    for vi in self.model.graph.input if vi.name not in inits}
+        return OnnxModel(weight_free=base.SerializeToString(), stated=stated,
+                         stored_inputs=stored)
 
     def _input_spec(self, vi: Any) -> TensorSpec:
         tt = vi.type

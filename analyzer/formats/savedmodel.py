@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from ..errors import BadArguments, UnreadableArtifact
@@ -54,7 +54,14 @@ class Variable:
     spec: WeightSpec
 
 
-def read(path: str, signature: Optional[str] = None) -> Graph:
+def read(path: str, signature: Optional[str] = None, *, keras_config: bool = True,
+         fallback_reason: Optional[str] = None) -> Graph:
+    """The SavedModel at ``path``: its Keras config when it has one (and no ``signature`` is
+    asked for), else its signature's traced graph.
+
+    The Keras graph offers ``fallback_options`` (``keras_config=False``): the pipeline reads
+    again with them, and the reason (``fallback_reason``), when the config holds layer
+    classes no rule covers; this reader never asks the rules itself."""
     folder = saved_model_dir(path)
     if folder is None:
         raise UnreadableArtifact("not a SavedModel folder (no saved_model.pb)", path)
@@ -67,16 +74,13 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
     keras = _keras_metadata(folder, meta, path)
     output_order: list[str] = []
     if keras is not None and signature is None:
-        why = ""
-        try:
-            graph = _keras_graph(keras, meta, variables, findings, path)
-            unruled = sorted(_unruled_ops(graph))
-            if not unruled:
-                return graph
-            why = (f"its layer configs include classes with no shape rule "
-                   f"({', '.join(unruled[:5])}{', ...' if len(unruled) > 5 else ''})")
-        except UnreadableArtifact as exc:
-            why = f"its layer configs cannot be used ({exc.message})"
+        why = fallback_reason or "it was not asked for"
+        if keras_config:
+            try:
+                graph = _keras_graph(keras, meta, variables, findings, path)
+                return replace(graph, fallback_options={"keras_config": False})
+            except UnreadableArtifact as exc:
+                why = f"its layer configs cannot be used ({exc.message})"
         findings = findings + [ReaderFinding(
             "keras-config-not-used", "info", None,
             f"Keras metadata found ({keras.source}) but {why}; the traced graph is analysed "
@@ -92,22 +96,6 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
 
     return read_graph(folder, path, raw, meta, variables, findings,
                       signature or "serving_default", output_order)
-
-
-def _unruled_ops(graph: Graph) -> set[str]:
-    """Layer classes of ``graph`` (nested models included) that no shape rule covers."""
-    from ..shapes.registry import lookup
-
-    out: set[str] = set()
-    stack = [graph]
-    while stack:
-        g = stack.pop()
-        for node in g.nodes:
-            if node.subgraph is not None:
-                stack.append(node.subgraph)
-            elif node.op != "InputLayer" and lookup(node.op) is None:
-                out.add(node.op)
-    return out
 
 
 def _output_order(keras: "KerasMetadata") -> list[str]:

@@ -12,6 +12,10 @@ Rows: ops are grouped into layers by name scope (the scope one level below the f
 common scope, e.g. ``resnet50_1/conv1_conv_1``); ops outside any scope are a row each.
 Constants, variable reads and ops that only transform them are weights, not rows; Identity
 ops alias their input.
+
+The graph's dialect is "tf-graph": its shapes come from ``shapes/engines/tf_graph_engine.py``,
+which re-traces the graph with ``Trace`` at the stated input from the plain data this reader
+stores (``engine_inputs.TfGraph``).
 """
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from ..engine_inputs import TfGraph
 from ..errors import BadArguments, UnreadableArtifact
-from ..ir import Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
-from ..shapes.registry import RuleCall, RuleResult, lookup, rule
+from ..ir import TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
 VAR_OPS = {"VarHandleOp", "VariableV2", "Variable"}
@@ -32,7 +36,6 @@ MINOR_OPS = {"Reshape", "Squeeze", "ExpandDims", "Cast", "Shape", "StridedSlice"
              "Identity", "Const", "ReadVariableOp"}
 MAX_CALL_DEPTH = 64
 MAX_OPS = 2_000_000
-MAX_OP_FINDINGS = 20
 
 
 @dataclass
@@ -47,7 +50,7 @@ class OpRecord:
     error: str = ""
 
 
-class _Trace:
+class Trace:
     """One re-creation of the signature's graph at given input shapes."""
 
     def __init__(self, tf: Any, mg: Any, path: str) -> None:
@@ -148,7 +151,7 @@ class _Trace:
                 try:
                     ops += self._import([node], tensors, ctx, versions)
                 except (ValueError, tf.errors.OpError) as exc:
-                    ops.append(self._unshaped(node, tensors, ctx, _first_line(exc)))
+                    ops.append(self._unshaped(node, tensors, ctx, first_line(exc)))
         for node, op in zip(batch, ops):
             self._record(node, op, ctx)
 
@@ -244,7 +247,7 @@ def _norm(name: str) -> str:
     return name if ":" in name else name + ":0"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc)
     return (text.strip().splitlines() or [type(exc).__name__])[0][:240]
 
@@ -320,8 +323,10 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     try:
         sm.ParseFromString(raw)
     except Exception as exc:  # protobuf's DecodeError
-        raise UnreadableArtifact(f"malformed saved_model.pb ({_first_line(exc)})", path) from None
-    mg = next((m for m in sm.meta_graphs if "serve" in m.meta_info_def.tags), sm.meta_graphs[0])
+        raise UnreadableArtifact(f"malformed saved_model.pb ({first_line(exc)})", path) from None
+    mg_index = next((i for i, m in enumerate(sm.meta_graphs) if "serve" in m.meta_info_def.tags),
+                    0)
+    mg = sm.meta_graphs[mg_index]
     if signature not in mg.signature_def:
         names = [k for k in mg.signature_def if not k.startswith("__")]
         raise BadArguments(f"no signature {signature!r}; the SavedModel has "
@@ -345,8 +350,8 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
                                 dtype=_dtype_of_enum(tf, info.dtype)))
     out_names = [sig.outputs[k].name for k in out_keys]
 
-    def trace(shapes: Mapping[str, Shape]) -> tuple[_Trace, list[str], dict[str, str]]:
-        t = _Trace(tf, mg, path)
+    def trace(shapes: Mapping[str, Shape]) -> tuple[Trace, list[str], dict[str, str]]:
+        t = Trace(tf, mg, path)
         feed = {sig.inputs[k].name: (sig.inputs[k].dtype, shapes[k]) for k in in_keys}
         outs = t.run(feed, out_names)
         input_ids = {}
@@ -358,72 +363,19 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
     try:
         first, out_ids, input_ids = trace({s.name: s.shape for s in specs})
     except (ValueError, tf.errors.OpError) as exc:
-        raise UnreadableArtifact(f"the signature graph cannot be rebuilt ({_first_line(exc)})",
+        raise UnreadableArtifact(f"the signature graph cannot be rebuilt ({first_line(exc)})",
                                  path) from None
     graph_nodes, output_ids, dtypes = _rows(first, out_ids, input_ids, specs, variables)
-    row_of = _layer_names(first.ops)
-    _register_oracle_rules({n.op for n in graph_nodes if n.op != "InputLayer"})
-
-    def oracle(input_shapes: Mapping[str, Shape]) -> tuple[dict[str, Shape], list[ReaderFinding]]:
-        t = _Trace(tf, mg, path)
-        t.fallback_dtypes = {o[0]: o[2] for r in first.ops for o in r.outputs}
-        feed = {sig.inputs[k].name: (sig.inputs[k].dtype, input_shapes[k]) for k in in_keys}
-        try:
-            t.run(feed, out_names)
-        except (ValueError, tf.errors.OpError) as exc:
-            return {}, [ReaderFinding("tf-unshaped-op", "error", None,
-                                      f"TensorFlow cannot shape the graph at this input: "
-                                      f"{_first_line(exc)}")]
-        shapes: dict[str, Shape] = {}
-        found: list[ReaderFinding] = []
-        used = {tid for r in t.ops for tid in r.inputs} | set(out_ids)
-        produced = {tid: shp for r in t.ops for tid, shp, _ in r.outputs}
-
-        def known(tid: str) -> bool:
-            shp = produced.get(tid, ())
-            return shp is not None and all(d is not None for d in shp)
-
-        for r in t.ops:
-            for tid, shape, _ in r.outputs:
-                if shape is not None and all(d is not None for d in shape):
-                    shapes[_rename(tid, input_ids)] = shape
-            # Only outputs something reads count (FusedBatchNorm's reserve spaces do not).
-            # Report where shapes are lost (known inputs, unknown used output), not the ops
-            # downstream of it.
-            if r.error or (all(known(i) for i in r.inputs) and any(
-                    s is None or any(d is None for d in s)
-                    for tid, s, _ in r.outputs if tid in used)):
-                if len(found) == MAX_OP_FINDINGS:
-                    found.append(ReaderFinding(
-                        "tf-unshaped-op", "warning", None,
-                        "more ops TensorFlow cannot shape at this input are not listed"))
-                if len(found) >= MAX_OP_FINDINGS:
-                    continue
-                found.append(ReaderFinding(
-                    "tf-unshaped-op", "error" if r.error else "warning",
-                    row_of.get(r.name, r.local),
-                    f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
-                    + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
-                    {"op": r.type}))
-        return shapes, found
-
+    engine_input = TfGraph(
+        path=path, saved_model=raw, meta_graph=mg_index,
+        signature=signature, input_keys=tuple(in_keys), output_names=tuple(out_names),
+        output_ids=tuple(out_ids), input_ids=input_ids,
+        dtypes={o[0]: o[2] for r in first.ops for o in r.outputs},
+        row_of=_layer_names(first.ops))
     return Graph(format="savedmodel", producer=_producer(mg), name=signature,
                  inputs=tuple(specs), outputs=tuple(output_ids), nodes=tuple(graph_nodes),
-                 findings=tuple(findings), shape_oracle=oracle, known_dtypes=dtypes,
-                 loose_weights=(), batch_first=True)
-
-
-def _shaped_by_tensorflow(call: RuleCall) -> RuleResult:
-    """The rule of every TF row: TF's shape functions (the graph's oracle) did the work, so
-    outputs it left unknown stay unknown (and the oracle reported why), never guessed;
-    params are the stored variables the row reads."""
-    return RuleResult(outputs=[None] * len(call.node.outputs), weights_unknown=True)
-
-
-def _register_oracle_rules(ops: set[str]) -> None:
-    for op in sorted(ops):
-        if lookup(op) is None:
-            rule(op)(_shaped_by_tensorflow)
+                 findings=tuple(findings), dialect=TF_GRAPH, engine_input=engine_input,
+                 known_dtypes=dtypes, loose_weights=(), batch_first=True)
 
 
 def _dtype_of_enum(tf: Any, enum: int) -> str:
@@ -439,11 +391,11 @@ def _producer(mg: Any) -> str:
     return "SavedModel graph (" + ", ".join(parts) + ")"
 
 
-def _rename(tid: str, input_ids: Mapping[str, str]) -> str:
+def rename_input(tid: str, input_ids: Mapping[str, str]) -> str:
     return input_ids.get(tid, tid)
 
 
-def _rows(trace: _Trace, out_ids: list[str], input_ids: Mapping[str, str],
+def _rows(trace: Trace, out_ids: list[str], input_ids: Mapping[str, str],
           specs: list[TensorSpec], variables: list[Any]
           ) -> tuple[list[Node], list[str], dict[str, str]]:
     """Group traced ops into report rows by name scope; one Node per row."""
@@ -476,11 +428,11 @@ def _rows(trace: _Trace, out_ids: list[str], input_ids: Mapping[str, str],
         for r in rs:
             for tid, _, dt in r.outputs:
                 if tid in used_outside:
-                    outs.append(_rename(tid, input_ids))
-                    dtypes[_rename(tid, input_ids)] = dt
+                    outs.append(rename_input(tid, input_ids))
+                    dtypes[rename_input(tid, input_ids)] = dt
             for tid in r.inputs:
-                if tid not in own and _rename(tid, input_ids) not in ins:
-                    ins.append(_rename(tid, input_ids))
+                if tid not in own and rename_input(tid, input_ids) not in ins:
+                    ins.append(rename_input(tid, input_ids))
             for key in sorted(r.weights):
                 if key not in claimed and key in weights:
                     claimed.add(key)
@@ -489,15 +441,15 @@ def _rows(trace: _Trace, out_ids: list[str], input_ids: Mapping[str, str],
                 types.append(r.type)
         if not outs:  # a dead end (e.g. a side-effect op): its last output still exists
             last = rs[-1].outputs
-            outs = [_rename(last[0][0], input_ids)] if last else []
+            outs = [rename_input(last[0][0], input_ids)] if last else []
         if not types:  # only reshape-like ops: name the row by the op making its output
             types = [next((r.type for r in rs for tid, _, _ in r.outputs
-                           if _rename(tid, input_ids) in outs[:1]), rs[-1].type)]
+                           if rename_input(tid, input_ids) in outs[:1]), rs[-1].type)]
         op = "tf." + "+".join(types[:3]) + ("+…" if len(types) > 3 else "")
         nodes.append(Node(name=layer, op=op, layer=layer, inputs=tuple(ins),
                           outputs=tuple(outs), weights=tuple(ws), origin="tensorflow",
                           dtype=dtypes.get(outs[0], "float32") if outs else "float32"))
-    return nodes, [_rename(t, input_ids) for t in out_ids], dtypes
+    return nodes, [rename_input(t, input_ids) for t in out_ids], dtypes
 
 
 def _layer_names(ops: list[OpRecord]) -> dict[str, str]:
@@ -525,7 +477,7 @@ def _layer_names(ops: list[OpRecord]) -> dict[str, str]:
     return result
 
 
-def _weight_specs(trace: _Trace, variables: list[Any]) -> dict[str, WeightSpec]:
+def _weight_specs(trace: Trace, variables: list[Any]) -> dict[str, WeightSpec]:
     """Variable key (VarHandleOp tensor) -> WeightSpec: from variables.index through the
     object graph when the variable's name matches, else the op's own shape attribute."""
     by_name: dict[str, list[Any]] = defaultdict(list)

@@ -1,7 +1,8 @@
 """Re-infer every tensor's shape at the input the user states.
 
-Walks the graph once in its (topological) order. A format's own engine (``graph.shape_oracle``)
-goes first when there is one; the registry's rules fill in the rest. A node without a rule,
+Walks the graph once in its (topological) order. The dialect's shape engine
+(``engines.run_engine``: ONNX, TF graphs) goes first when there is one; the rules of the
+graph's dialect (``ops``) fill in the rest. A node without a rule,
 or whose rule rejects its inputs, is recorded, never raised: everything it does not feed is
 still analysed, and what it feeds is marked unknown.
 """
@@ -11,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from ..ir import Graph, Node, ReaderFinding, Shape
-from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, lookup
+from .engines import run_engine, shapes_every_op
+from .ops import lookup
+from .registry import RuleCall, RuleResult, ShapeError, WeightNeed
 
 #: What a rule may raise on a config no Keras wrote (zero strides, a string for units...):
 #: the node is rejected, the run goes on.
@@ -49,15 +52,16 @@ class GraphInference:
 def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
     tensors: dict[str, Optional[Shape]] = {}
     findings: list[ReaderFinding] = []
-    if graph.shape_oracle is not None:
-        known, oracle_findings = graph.shape_oracle(input_shapes)
-        tensors.update(known)
-        findings.extend(oracle_findings)
+    tensors.update(graph.given_shapes)
+    known, engine_findings = run_engine(graph, input_shapes)
+    tensors.update(known)
+    findings.extend(engine_findings)
     for spec in graph.inputs:
         tensors[spec.name] = input_shapes.get(spec.name, spec.shape)
     results = []
+    engine_only = shapes_every_op(graph.dialect)
     for node in graph.nodes:
-        result = _infer_node(node, tensors, input_shapes, graph.rule_prefix)
+        result = _infer_node(node, tensors, input_shapes, graph.dialect, engine_only)
         for tid, shape in zip(node.outputs, result.outputs):
             if tensors.get(tid) is None:
                 tensors[tid] = shape
@@ -93,7 +97,8 @@ def _activation_unknown(node: Node, ins: list[Optional[Shape]]) -> bool:
 
 
 def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
-                input_shapes: Mapping[str, Shape], prefix: str = "") -> NodeInference:
+                input_shapes: Mapping[str, Shape], dialect: str = "keras",
+                engine_only: bool = False) -> NodeInference:
     if node.op == "InputLayer" and not node.inputs:
         shape = input_shapes.get(node.outputs[0], tensors.get(node.outputs[0]))
         return NodeInference(node, [shape], [], OK)
@@ -101,11 +106,11 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
     known_outs = [tensors.get(t) for t in node.outputs]
     if node.subgraph is not None:
         return _infer_nested(node, ins)
-    rule = lookup(prefix + node.op)
+    rule = lookup(node.op, dialect)
     if rule is None:
         if node.outputs and all(s is not None for s in known_outs):
             return NodeInference(node, known_outs, None, FROM_ORACLE)
-        if prefix:
+        if engine_only:
             return NodeInference(node, known_outs, None, UNSHAPED,
                                  "the shape engines left an output unshaped")
         return NodeInference(node, [None] * len(node.outputs), None, NO_RULE,
@@ -113,7 +118,7 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
     if _activation_unknown(node, ins):
         if node.outputs and all(s is not None for s in known_outs):
             return NodeInference(node, known_outs, None, FROM_ORACLE)
-        if prefix:
+        if engine_only:
             return NodeInference(node, known_outs, None, UNSHAPED,
                                  "the shape engines left an input or output unshaped")
         return NodeInference(node, [None] * len(node.outputs), None, UNKNOWN_INPUT,

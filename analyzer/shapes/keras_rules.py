@@ -51,7 +51,7 @@ def _join(batch: Dim, spatial: Sequence[Dim], channels: Dim, last: bool) -> Shap
     return (batch, *spatial, channels) if last else (batch, channels, *spatial)
 
 
-def _known(d: Dim, what: str) -> int:
+def known_dim(d: Dim, what: str) -> int:
     if d is None:
         raise ShapeError(f"{what} must be known to build the layer's weights")
     return d
@@ -113,10 +113,11 @@ def _rank_of(op: str) -> int:
 
 # --------------------------------------------------------------------------- inputs, identity
 
-@rule("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU", "Dropout",
-      "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-      "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Masking", "Rescaling",
-      "Identity")
+@rule("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU", "Masking",
+      "Rescaling")
+@rule("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+      "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity",
+      aliases_input=True)  # no-ops at inference: the output is the input's buffer
 def identity_shape(call: RuleCall) -> RuleResult:
     return _same(call)
 
@@ -145,7 +146,7 @@ def dense(call: RuleCall) -> RuleResult:
     units = call.cfg.get("units")
     if not isinstance(units, int) or units <= 0:
         raise ShapeError(f"Dense units {units!r} is not a positive integer")
-    fan_in = _known(x[-1], "Dense's last input dim")
+    fan_in = known_dim(x[-1], "Dense's last input dim")
     return RuleResult([(*x[:-1], units)], [WeightNeed("kernel", (fan_in, units)), *_bias(call, units)])
 
 
@@ -179,7 +180,7 @@ def conv(call: RuleCall) -> RuleResult:
     groups = call.cfg.get("groups", 1) or 1
     if not isinstance(filters, int) or filters <= 0:
         raise ShapeError(f"filters {filters!r} is not a positive integer")
-    cin = _known(channels, "the input channels")
+    cin = known_dim(channels, "the input channels")
     if cin % groups or filters % groups:
         raise ShapeError(f"channels {cin} and filters {filters} are not divisible by groups {groups}")
     out = [conv_length(n, k, padding, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
@@ -194,7 +195,7 @@ def conv_transpose(call: RuleCall) -> RuleResult:
     filters = call.cfg.get("filters")
     if not isinstance(filters, int) or filters <= 0:
         raise ShapeError(f"filters {filters!r} is not a positive integer")
-    cin = _known(channels, "the input channels")
+    cin = known_dim(channels, "the input channels")
     raw_op = call.cfg.get("output_padding")
     out_pad: Sequence[Optional[int]] = (
         [None] * rank if raw_op is None else _ntuple(raw_op, rank, "output_padding"))
@@ -208,7 +209,7 @@ def conv_transpose(call: RuleCall) -> RuleResult:
 def depthwise_conv(call: RuleCall) -> RuleResult:
     rank, batch, spatial, channels, last, kernel, strides, dilation, padding = _conv_common(call)
     mult = call.cfg.get("depth_multiplier", 1)
-    cin = _known(channels, "the input channels")
+    cin = known_dim(channels, "the input channels")
     out = [conv_length(n, k, padding, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
     weights = [WeightNeed("depthwise_kernel", (*kernel, cin, mult)), *_bias(call, cin * mult)]
     return RuleResult([_join(batch, out, cin * mult, last)], weights)
@@ -221,7 +222,7 @@ def separable_conv(call: RuleCall) -> RuleResult:
     filters = call.cfg.get("filters")
     if not isinstance(filters, int) or filters <= 0:
         raise ShapeError(f"filters {filters!r} is not a positive integer")
-    cin = _known(channels, "the input channels")
+    cin = known_dim(channels, "the input channels")
     out = [conv_length(n, k, padding, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
     weights = [WeightNeed("depthwise_kernel", (*kernel, cin, mult)),
                WeightNeed("pointwise_kernel", (*(1,) * rank, cin * mult, filters)),
@@ -320,7 +321,7 @@ def _split_padding(call: RuleCall, rank: int) -> tuple[Dim, list[Dim], Dim, bool
 
 # --------------------------------------------------------------------------- normalization
 
-def _axes(call: RuleCall, default: Any = -1) -> list[int]:
+def param_axes(call: RuleCall, default: Any = -1) -> list[int]:
     axis = call.cfg.get("axis", default)
     if axis is None:
         axis = default
@@ -335,19 +336,19 @@ def _axes(call: RuleCall, default: Any = -1) -> list[int]:
 
 
 def _param_shape(call: RuleCall, axes: list[int]) -> tuple[int, ...]:
-    return tuple(_known(call.x[a], f"dim {a}") for a in axes)
+    return tuple(known_dim(call.x[a], f"dim {a}") for a in axes)
 
 
 @rule("BatchNormalization", "SyncBatchNormalization")
 def batch_norm(call: RuleCall) -> RuleResult:
-    axes = _axes(call)
+    axes = param_axes(call)
     shape = (math.prod(_param_shape(call, axes)),) if len(axes) == 1 else _param_shape(call, axes)
-    weights = _gamma_beta(call, shape) + [WeightNeed("moving_mean", shape, trainable=False),
+    weights = gamma_beta(call, shape) + [WeightNeed("moving_mean", shape, trainable=False),
                                           WeightNeed("moving_variance", shape, trainable=False)]
     return RuleResult([call.x], weights)
 
 
-def _gamma_beta(call: RuleCall, shape: tuple[int, ...]) -> list[WeightNeed]:
+def gamma_beta(call: RuleCall, shape: tuple[int, ...]) -> list[WeightNeed]:
     """The scale (gamma) and offset (beta) a normalization layer keeps when asked to."""
     weights = []
     if call.cfg.get("scale", True):
@@ -359,19 +360,19 @@ def _gamma_beta(call: RuleCall, shape: tuple[int, ...]) -> list[WeightNeed]:
 
 @rule("LayerNormalization")
 def layer_norm(call: RuleCall) -> RuleResult:
-    axes = _axes(call)
+    axes = param_axes(call)
     shape = _param_shape(call, axes)
-    return RuleResult([call.x], _gamma_beta(call, shape))
+    return RuleResult([call.x], gamma_beta(call, shape))
 
 
 @rule("Normalization")
 def normalization(call: RuleCall) -> RuleResult:
     """Keras 3 stores mean/variance (and tf-keras a count) only when the layer adapts."""
     x = call.x
-    axes = _axes(call)
+    axes = param_axes(call)
     if call.cfg.get("mean") is not None:
         return RuleResult([x], [])
-    shape = tuple(_known(x[a], f"dim {a}") for a in axes)
+    shape = tuple(known_dim(x[a], f"dim {a}") for a in axes)
     # Keras 3 and tf-keras store mean/variance over the kept axes; the count is a scalar.
     return RuleResult([x], [WeightNeed("mean", shape, trainable=False),
                             WeightNeed("variance", shape, trainable=False),
@@ -380,7 +381,7 @@ def normalization(call: RuleCall) -> RuleResult:
 
 # --------------------------------------------------------------------------- reshaping
 
-@rule("Flatten")
+@rule("Flatten", aliases_input=True)
 def flatten(call: RuleCall) -> RuleResult:
     x = call.x
     rest = x[1:]
@@ -388,7 +389,7 @@ def flatten(call: RuleCall) -> RuleResult:
     return RuleResult([(x[0], size)])
 
 
-@rule("Reshape")
+@rule("Reshape", aliases_input=True)
 def reshape(call: RuleCall) -> RuleResult:
     x = call.x
     target = call.cfg.get("target_shape")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..ir import Shape
-from .keras_rules import _axes, _known, broadcast, merge
+from .keras_rules import broadcast, gamma_beta, known_dim, merge, param_axes
 from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, rule
 
 Dim = Optional[int]
@@ -26,18 +26,13 @@ def identity_misc(call: RuleCall) -> RuleResult:
 
 @rule("GroupNormalization")
 def group_norm(call: RuleCall) -> RuleResult:
-    axes = _axes(call)
-    channels = _known(call.x[axes[0]], "the channel dim")
+    axes = param_axes(call)
+    channels = known_dim(call.x[axes[0]], "the channel dim")
     groups = call.cfg.get("groups", 32)
     if not isinstance(groups, int) or groups <= 0 or channels % groups:
         raise ShapeError(f"GroupNormalization: {channels} channels are not divisible into "
                          f"{groups!r} groups")
-    weights = []
-    if call.cfg.get("scale", True):
-        weights.append(WeightNeed("gamma", (channels,)))
-    if call.cfg.get("center", True):
-        weights.append(WeightNeed("beta", (channels,)))
-    return RuleResult([call.x], weights)
+    return RuleResult([call.x], gamma_beta(call, (channels,)))
 
 
 @rule("LayerScale")

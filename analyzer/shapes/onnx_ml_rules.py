@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 from .registry import RuleCall, RuleResult, rule
 
+ONNX = "onnx"
+
 Shape = Optional[tuple[Optional[int], ...]]
 
 
@@ -42,35 +44,35 @@ def _classified(call: RuleCall, classes: int) -> RuleResult:
     return RuleResult([(n,), (n, classes)][:len(call.node.outputs)], weights_unknown=True)
 
 
-@rule("onnx:LinearClassifier")
+@rule("LinearClassifier", dialect=ONNX)
 def linear_classifier(call: RuleCall) -> RuleResult:
     return _classified(call, _classes(call, _count(call.cfg, "intercepts")))
 
 
-@rule("onnx:SVMClassifier")
+@rule("SVMClassifier", dialect=ONNX)
 def svm_classifier(call: RuleCall) -> RuleResult:
     return _classified(call, _classes(call, 0))
 
 
-@rule("onnx:TreeEnsembleClassifier")
+@rule("TreeEnsembleClassifier", dialect=ONNX)
 def tree_classifier(call: RuleCall) -> RuleResult:
     return _classified(call, _classes(call, 0))
 
 
-@rule("onnx:LinearRegressor", "onnx:SVMRegressor", "onnx:TreeEnsembleRegressor",
-      "onnx:TreeEnsemble")
+@rule("LinearRegressor", "SVMRegressor", "TreeEnsembleRegressor", "TreeEnsemble",
+      dialect=ONNX)
 def regressor(call: RuleCall) -> RuleResult:
     n = _rows(call)
     targets = int(call.cfg.get("n_targets", call.cfg.get("targets", 1)) or 1)
     return RuleResult([None if n is None else (n, targets)], weights_unknown=True)
 
 
-@rule("onnx:Normalizer", "onnx:Scaler", "onnx:Binarizer", "onnx:Imputer")
+@rule("Normalizer", "Scaler", "Binarizer", "Imputer", dialect=ONNX)
 def same_shape(call: RuleCall) -> RuleResult:
     x = call.inputs[0] if call.inputs else None
     return RuleResult([None if x is None else tuple(x)], weights_unknown=True)
 
 
-@rule("onnx:ZipMap")
+@rule("ZipMap", dialect=ONNX)
 def zipmap(call: RuleCall) -> RuleResult:
     return RuleResult([None], weights_unknown=True)

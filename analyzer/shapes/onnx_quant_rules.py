@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from .registry import RuleCall, RuleResult, rule
 
+ONNX = "onnx"
 
-@rule("onnx:QLinearSoftmax", "onnx:QLinearSigmoid", "onnx:QLinearLeakyRelu",
-      "onnx:QuantizeLinear", "onnx:DequantizeLinear", "onnx:DynamicQuantizeLinear")
+
+@rule("QLinearSoftmax", "QLinearSigmoid", "QLinearLeakyRelu", "QuantizeLinear",
+      "DequantizeLinear", "DynamicQuantizeLinear", dialect=ONNX)
 def quantized_unary(call: RuleCall) -> RuleResult:
     x = call.inputs[0] if call.inputs else None
     rest: list = [()] * (len(call.node.outputs) - 1)
     return RuleResult([None if x is None else tuple(x), *rest], weights_unknown=True)
 
 
-@rule("onnx:DynamicQuantizeLSTM")
+@rule("DynamicQuantizeLSTM", dialect=ONNX)
 def dynamic_quantize_lstm(call: RuleCall) -> RuleResult:
     x = call.inputs[0] if call.inputs else None
     hidden = call.cfg.get("hidden_size")

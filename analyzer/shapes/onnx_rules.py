@@ -1,8 +1,9 @@
-"""Rules for ONNX ops, for what the shape engines miss (registered as ``onnx:<op_type>``).
+"""The ONNX dialect's op records: runtime facts (``ONNX_OPS``) and rules for what the shape
+engines miss.
 
-ONNX shapes come from onnx's and onnxruntime's engines (the graph's shape oracle); these rules
-return no output shape of their own (the oracle's stands) and only check what both engines
-accept silently but a runtime rejects:
+ONNX shapes come from onnx's and onnxruntime's engines (``shapes/engines/onnx.py``); these
+rules return no output shape of their own (the engine's stands) and only check what both
+engines accept silently but a runtime rejects:
 
 - Reshape to a constant shape whose element count no longer matches the input's;
 - Gemm/MatMul whose stored weight no longer fits the input's inner dim (``weights-mismatch``
@@ -11,10 +12,66 @@ accept silently but a runtime rejects:
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from ..ir import WeightSpec
-from .registry import RuleCall, RuleResult, ShapeError, WeightNeed, rule
+from .registry import (AFTER_FIRST, ALL_INPUTS, RuleCall, RuleResult, ShapeError, WeightNeed,
+                       declare, rule)
+
+DIALECT = "onnx"
+
+
+def _conv_working_buffer(st: Any, ins: int, out: int) -> int:
+    """MLAS convolutions other than a plain 1x1 take one 16384-float working buffer per
+    thread (64 KiB; the benchmark runs one intra-op thread)."""
+    kernel = None
+    if isinstance(st.config, Mapping) and isinstance(st.config.get("kernel_shape"), (list, tuple)):
+        kernel = tuple(st.config["kernel_shape"])
+    elif st.weight_shapes and len(st.weight_shapes[0]) > 2:
+        kernel = tuple(st.weight_shapes[0][2:])
+    strides = st.config.get("strides") if isinstance(st.config, Mapping) else None
+    pointwise = kernel is not None and all(k == 1 for k in kernel) and \
+        (not strides or all(x == 1 for x in strides))
+    return 0 if pointwise else 16384 * 4
+
+
+def _einsum_working_memory(st: Any, ins: int, out: int) -> int:
+    """Einsum copies its operands into permuted layouts and computes into a temporary before
+    writing the output (measured on 'abc,cde->abde' and 'abcd,cde->abe' contractions:
+    inputs + weights + 2 x output)."""
+    return ins + st.weight_bytes + 2 * out
+
+
+_IN_PLACE = dict(may_run_in_place=True)  # onnxruntime CPU kernels declaring MayInplace(0, 0)
+_VALUES = dict(value_inputs=AFTER_FIRST)  # inputs after the first are shapes/axes/sizes
+_PASSES = dict(passes_shape_values=True)  # onnxruntime follows shape values through them
+
+#: Facts of the ONNX ops without a rule of their own (those with one carry theirs in their
+#: ``@rule``). Scratch: working memory onnxruntime CPU kernels take from the arena.
+ONNX_OPS: dict[str, dict[str, Any]] = {
+    "Flatten": dict(aliases_input=True),
+    "Identity": dict(aliases_input=True),
+    "Dropout": dict(aliases_input=True),
+    "Squeeze": dict(aliases_input=True, **_VALUES, **_PASSES),
+    "Unsqueeze": dict(aliases_input=True, **_VALUES, **_PASSES),
+    **{op: _IN_PLACE for op in ("Cast", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid",
+                                "HardSigmoid", "Tanh", "Softplus", "Softsign",
+                                "ThresholdedRelu", "Clip", "Softmax")},
+    "Conv": dict(scratch=_conv_working_buffer),
+    "Einsum": dict(scratch=_einsum_working_memory),
+    **{op: _VALUES for op in ("Pad", "Expand", "Tile", "Resize", "Upsample", "TopK",
+                              "OneHot", "Split", "ReduceSum", "ReduceMean", "ReduceMax",
+                              "ReduceMin", "ReduceProd")},
+    "Slice": dict(**_VALUES, **_PASSES),
+    **{op: dict(value_inputs=ALL_INPUTS) for op in ("ConstantOfShape", "Range")},
+    **{op: dict(shape_only_at_run_time=True) for op in ("NonZero", "Unique",
+                                                        "NonMaxSuppression", "Loop", "If",
+                                                        "Scan", "Compress")},
+    **{op: _PASSES for op in ("Gather", "Concat", "Add", "Sub", "Mul", "Div")},
+    **{op: dict(makes_shape_value=True) for op in ("Shape", "Size")},
+}
+for _op, _facts in ONNX_OPS.items():
+    declare(_op, dialect=DIALECT, **_facts)
 
 
 def _leaf(name: str) -> str:
@@ -28,7 +85,7 @@ def _stored_needs(weights: tuple[WeightSpec, ...], override: Optional[WeightSpec
                        else tuple(w.shape)) for w in weights]
 
 
-@rule("onnx:Reshape")
+@rule("Reshape", dialect=DIALECT, aliases_input=True, value_inputs=AFTER_FIRST)
 def reshape(call: RuleCall) -> RuleResult:
     target = call.cfg.get("const_inputs", {}).get("1")
     x = call.inputs[0] if call.inputs else None
@@ -69,7 +126,7 @@ def _is_weight_name(call: RuleCall, index: int) -> bool:
         w.name == call.node.inputs[index] for w in call.node.weights)
 
 
-@rule("onnx:MatMul")
+@rule("MatMul", dialect=DIALECT)
 def matmul(call: RuleCall) -> RuleResult:
     b = _weight(call, 1)
     a = call.inputs[0] if call.inputs else None
@@ -80,7 +137,7 @@ def matmul(call: RuleCall) -> RuleResult:
     return RuleResult([None], weights=_stored_needs(call.node.weights, b, need))
 
 
-@rule("onnx:Gemm")
+@rule("Gemm", dialect=DIALECT)
 def gemm(call: RuleCall) -> RuleResult:
     b = _weight(call, 1)
     a = call.inputs[0] if call.inputs else None

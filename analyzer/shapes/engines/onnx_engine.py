@@ -1,0 +1,229 @@
+"""The ONNX shape engine: onnx's and onnxruntime's shape inference, run on the weight-free
+copy of the model the reader stored (``engine_inputs.OnnxModel``).
+
+``shape(graph, input_shapes)`` runs ``onnx.shape_inference.infer_shapes(strict_mode=True,
+data_prop=True)`` (non-strict again if strict mode rejects the model) and onnxruntime's
+``SymbolicShapeInference``, takes the shapes of whichever engine shaped more tensors, fills
+its gaps from the other, and reports tensors left unshaped (never guessed) and non-tensor
+values (sequences, maps, optionals). Neither engine writes files: onnxruntime's runs its
+steps directly (its wrapper saves a temp model into the cwd on failure), inside a temporary
+working folder as a second guard.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from typing import Any, Mapping, Optional
+
+from ...engine_inputs import OnnxModel
+from ...formats.onnx_proto import collect
+from ...ir import Graph, ReaderFinding, Shape
+
+MAX_LISTED = 50
+#: Every ONNX shape comes from the engines: an op they leave unshaped is "unshaped", not
+#: "no-rule" (the ONNX rules only check what the engines accept silently).
+SHAPES_EVERY_OP = True
+
+
+def _import_onnx() -> Any:
+    import onnx  # heavy: only for ONNX graphs
+
+    return onnx
+
+
+def with_inputs(onnx: Any, base: Any, shapes: Mapping[str, Shape]) -> Any:
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    for vi in m.graph.input:
+        shape = shapes.get(vi.name)
+        if shape is None or not vi.type.HasField("tensor_type"):
+            continue
+        tshape = vi.type.tensor_type.shape
+        tshape.ClearField("dim")
+        for d in shape:
+            dim = tshape.dim.add()
+            if d is not None:
+                dim.dim_value = int(d)
+    return m
+
+
+@contextlib.contextmanager
+def _scratch_cwd():
+    """Run inside an empty temporary folder, so nothing an engine writes is left behind."""
+    old = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="memscan-ort-") as tmp:
+        os.chdir(tmp)
+        try:
+            yield
+        finally:
+            os.chdir(old)
+
+
+def run_onnx(onnx: Any, model: Any) -> tuple[Optional[Any], str]:
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
+                                                 data_prop=True), ""
+    except Exception as exc:
+        strict_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}" \
+            if str(exc).strip() else type(exc).__name__
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True), \
+            strict_error
+    except Exception:
+        return None, strict_error
+
+
+_ORT_MODULE = "memscan_ort_symbolic_shape_infer"
+
+
+def _ort_symbolic() -> Any:
+    """onnxruntime's symbolic_shape_infer module, loaded from its file on its own.
+
+    ``import onnxruntime.tools.symbolic_shape_infer`` runs ``onnxruntime/tools/__init__.py``,
+    which imports torch when it is installed (seconds and ~300 MB); the module itself needs
+    only onnx, numpy, sympy and packaging, and not onnxruntime's native library.
+    """
+    import importlib.util
+    import sys
+
+    if _ORT_MODULE in sys.modules:
+        return sys.modules[_ORT_MODULE]
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("onnxruntime is not installed")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "tools",
+                        "symbolic_shape_infer.py")
+    file_spec = importlib.util.spec_from_file_location(_ORT_MODULE, path)
+    if file_spec is None or file_spec.loader is None:
+        raise ImportError(f"{path} not found")
+    module = importlib.util.module_from_spec(file_spec)
+    sys.modules[_ORT_MODULE] = module
+    try:
+        file_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[_ORT_MODULE]
+        raise
+    return module
+
+
+def run_ort(model: Any) -> tuple[Optional[Any], str]:
+    try:
+        ort = _ort_symbolic()
+        SymbolicShapeInference, get_opset = ort.SymbolicShapeInference, ort.get_opset
+    except Exception as exc:  # onnxruntime missing or broken: onnx's engine alone
+        return None, f"onnxruntime unavailable ({type(exc).__name__})"
+    ort_logger = logging.getLogger(_ORT_MODULE)
+    level = ort_logger.level
+    ort_logger.setLevel(logging.ERROR)
+    try:
+        opset = get_opset(model)
+        if not opset or opset < 7:
+            return None, "opset below 7"
+        sym = SymbolicShapeInference(2**31 - 1, False, False, 0)
+        steps = ("_preprocess", "_infer_impl", "_update_output_from_vi")
+        if not all(hasattr(sym, n) for n in steps):
+            # Another onnxruntime: its public wrapper, which saves a temp model into the cwd
+            # when it fails; run it in a scratch folder deleted afterwards.
+            with _scratch_cwd():
+                return SymbolicShapeInference.infer_shapes(model, 2**31 - 1), ""
+        # Its steps driven one by one write nothing (only infer_shapes saves on failure).
+        sym._preprocess(model)
+        complete = False
+        while sym.run_:
+            complete = sym._infer_impl()
+        sym._update_output_from_vi()
+        return sym.out_mp_, "" if complete else "incomplete"
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        return None, f"{type(exc).__name__}: {text}"
+    finally:
+        ort_logger.setLevel(level)
+
+
+def shape(graph: Graph, input_shapes: Mapping[str, Shape]
+          ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
+    """Shapes by tensor name at ``input_shapes``, and findings on what is left unshaped."""
+    data = graph.engine_input
+    if not isinstance(data, OnnxModel):  # a hand-built graph: its given shapes only
+        return {}, []
+    onnx = _import_onnx()
+    base = onnx.ModelProto()
+    base.ParseFromString(data.weight_free)
+    model = with_inputs(onnx, base, input_shapes)
+    onnx_model, onnx_note = run_onnx(onnx, model)
+    a, a_other = collect(onnx_model) if onnx_model is not None else ({}, {})
+    wanted = _wanted(base)
+    count_a = sum(1 for t in wanted if t in a)
+    if count_a + sum(1 for t in wanted if t in a_other) < len(wanted):
+        ort_model, ort_note = run_ort(model)
+    else:  # onnx shaped every value: onnxruntime cannot shape more (and costs ~1 s)
+        ort_model, ort_note = None, "not run (onnx shaped every value)"
+    b, b_other = collect(ort_model) if ort_model is not None else ({}, {})
+    count_b = sum(1 for t in wanted if t in b)
+    first, second = (a, b) if count_a >= count_b else (b, a)
+    winner = "onnx" if count_a >= count_b else "onnxruntime"
+    shapes = dict(first)
+    disagree = []
+    for name, s in second.items():
+        if name not in shapes:
+            shapes[name] = s
+        elif shapes[name] != s and name in wanted:
+            disagree.append(name)
+    others = {**b_other, **a_other}
+    findings = [ReaderFinding(
+        "shape-engine", "info", None,
+        f"shapes from {winner}'s shape inference ({max(count_a, count_b)} of {len(wanted)} "
+        f"node outputs; onnx shaped {count_a}, onnxruntime {count_b})"
+        + (f"; onnx strict mode: {onnx_note}" if onnx_note else "")
+        + (f"; onnxruntime: {ort_note}" if ort_note else ""),
+        {"engine": winner, "onnx_shaped": count_a, "onnxruntime_shaped": count_b,
+         "tensors": len(wanted)})]
+    if disagree:
+        findings.append(ReaderFinding(
+            "shape-engines-disagree", "warning", None,
+            f"onnx and onnxruntime infer different shapes for {len(disagree)} tensors "
+            f"(kept {winner}'s): {', '.join(disagree[:MAX_LISTED])}",
+            {"tensors": disagree[:MAX_LISTED], "count": len(disagree)}))
+    non_tensor = {t: others[t] for t in wanted if t in others and t not in shapes}
+    if non_tensor:
+        findings.append(ReaderFinding(
+            "non-tensor-values", "info", None,
+            f"{len(non_tensor)} values are not tensors and have no shape: "
+            + ", ".join(f"{k} ({v})" for k, v in list(non_tensor.items())[:MAX_LISTED]),
+            {"values": non_tensor}))
+    unshaped = [t for t in wanted if t not in shapes and t not in non_tensor]
+    at_stored = bool(data.stored_inputs) and all(
+        tuple(input_shapes.get(n, ())) == s for n, s in data.stored_inputs.items())
+    from_file = [t for t in unshaped if at_stored and t in data.stated]
+    if from_file:
+        for t in from_file:
+            shapes[t] = data.stated[t]
+        unshaped = [t for t in unshaped if t not in shapes]
+        findings.append(ReaderFinding(
+            "shapes-from-file", "info", None,
+            f"{len(from_file)} tensors the engines could not shape take the shapes the file "
+            f"states (valid at the stored input shapes, which are the ones analysed): "
+            f"{', '.join(from_file[:MAX_LISTED])}",
+            {"count": len(from_file), "tensors": from_file[:MAX_LISTED]}))
+    if unshaped:
+        findings.append(ReaderFinding(
+            "unshaped-tensors", "warning", None,
+            f"{len(unshaped)} tensors could not be shaped by either engine at this input "
+            f"(their bytes are left out, never guessed): {', '.join(unshaped[:MAX_LISTED])}"
+            + (" ..." if len(unshaped) > MAX_LISTED else ""),
+            {"count": len(unshaped), "tensors": unshaped[:MAX_LISTED]}))
+    return shapes, findings
+
+
+def _wanted(base: Any) -> list[str]:
+    """Every node output and graph output, once, in file order."""
+    seen: dict[str, None] = {}
+    for n in base.graph.node:
+        for o in n.output:
+            if o:
+                seen.setdefault(o, None)
+    for o in base.graph.output:
+        seen.setdefault(o.name, None)
+    return list(seen)

@@ -1,0 +1,78 @@
+"""The TensorFlow-graph shape engine: TensorFlow's own op shape functions, at the stated input.
+
+The reader stored the signature's graph as plain data (``engine_inputs.TfGraph``); this
+engine re-traces it (``formats.savedmodel_graph.Trace``: ops re-created in a fresh
+``tf.Graph``, nothing executed, no variable read) with the placeholders at the stated shapes,
+and reports where TensorFlow loses a shape. Imports TensorFlow, as the reader did.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ...engine_inputs import TfGraph
+from ...formats.savedmodel_graph import Trace, first_line, import_tensorflow, rename_input
+from ...ir import Graph, ReaderFinding, Shape
+
+MAX_OP_FINDINGS = 20
+#: Every TF row has a rule (``tf_graph_rules``), so the rules' statuses stand.
+SHAPES_EVERY_OP = False
+
+
+def shape(graph: Graph, input_shapes: Mapping[str, Shape]
+          ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
+    """Shapes by tensor id at ``input_shapes`` (by signature input key), and findings."""
+    data = graph.engine_input
+    if not isinstance(data, TfGraph):  # a hand-built graph: its given shapes only
+        return {}, []
+    tf = import_tensorflow(data.path)
+    mg = _meta_graph(data)
+    sig = mg.signature_def[data.signature]
+    t = Trace(tf, mg, data.path)
+    t.fallback_dtypes = dict(data.dtypes)
+    feed = {sig.inputs[k].name: (sig.inputs[k].dtype, input_shapes[k]) for k in data.input_keys}
+    try:
+        t.run(feed, list(data.output_names))
+    except (ValueError, tf.errors.OpError) as exc:
+        return {}, [ReaderFinding("tf-unshaped-op", "error", None,
+                                  f"TensorFlow cannot shape the graph at this input: "
+                                  f"{first_line(exc)}")]
+    shapes: dict[str, Shape] = {}
+    found: list[ReaderFinding] = []
+    used = {tid for r in t.ops for tid in r.inputs} | set(data.output_ids)
+    produced = {tid: shp for r in t.ops for tid, shp, _ in r.outputs}
+
+    def known(tid: str) -> bool:
+        shp = produced.get(tid, ())
+        return shp is not None and all(d is not None for d in shp)
+
+    for r in t.ops:
+        for tid, shp, _ in r.outputs:
+            if shp is not None and all(d is not None for d in shp):
+                shapes[rename_input(tid, data.input_ids)] = shp
+        # Only outputs something reads count (FusedBatchNorm's reserve spaces do not).
+        # Report where shapes are lost (known inputs, unknown used output), not the ops
+        # downstream of it.
+        if r.error or (all(known(i) for i in r.inputs) and any(
+                s is None or any(d is None for d in s)
+                for tid, s, _ in r.outputs if tid in used)):
+            if len(found) == MAX_OP_FINDINGS:
+                found.append(ReaderFinding(
+                    "tf-unshaped-op", "warning", None,
+                    "more ops TensorFlow cannot shape at this input are not listed"))
+            if len(found) >= MAX_OP_FINDINGS:
+                continue
+            found.append(ReaderFinding(
+                "tf-unshaped-op", "error" if r.error else "warning",
+                data.row_of.get(r.name, r.local),
+                f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
+                + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
+                {"op": r.type}))
+    return shapes, found
+
+
+def _meta_graph(data: TfGraph) -> Any:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(data.saved_model)
+    return sm.meta_graphs[data.meta_graph]
