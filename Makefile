@@ -6,7 +6,8 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz zoo
+.PHONY: demo test audit fixtures oracles bench bench-jobs clean savedmodel-fixtures fuzz zoo \
+	corpus-golden
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +44,10 @@ fixtures: $(TEST_STAMP)
 # Rebuild the hollow SavedModel fixtures (tf-keras VGG16, Keras 3 ResNet50 export).
 savedmodel-fixtures: $(TEST_STAMP)
 	$(PY) fixtures/make_savedmodels.py
+
+# Re-record the third-party corpus's ground truth from Keras/onnxruntime/TF (docs/corpus.md).
+corpus-golden: $(TEST_STAMP)
+	$(PY) tests/corpus/record.py
 
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)

@@ -24,8 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import fetch  # noqa: E402
 
-from analyzer import formats  # noqa: E402
-from analyzer.analysis import analyse_graph  # noqa: E402
+from analyzer.analysis import analyse_graph, read  # noqa: E402
 from analyzer.inputs import InputArg, resolve_inputs  # noqa: E402
 from analyzer.shapes.infer import infer  # noqa: E402
 
@@ -96,7 +95,7 @@ def input_args(e: dict[str, Any], point: str) -> tuple[list[InputArg], int | Non
 
 def analysed(e: dict[str, Any], point: str) -> tuple[Any, Any]:
     path = corpus_file(e)
-    graph = formats.load(str(path))
+    graph = read(str(path))  # the CLI's own entry (a SavedModel may fall back to its graph)
     args, batch = input_args(e, point)
     report = analyse_graph(graph, str(path), args, batch)
     inference = infer(graph, resolve_inputs(graph, args, batch, path=str(path)))

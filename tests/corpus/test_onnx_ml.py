@@ -21,9 +21,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 
-from analyzer.analysis import analyse  # noqa: E402
+from analyzer.analysis import analyse, read  # noqa: E402
 from analyzer.inputs import InputArg  # noqa: E402
-from analyzer import formats  # noqa: E402
 from analyzer.shapes.infer import infer  # noqa: E402
 from analyzer.inputs import resolve_inputs  # noqa: E402
 
@@ -83,7 +82,7 @@ def test_ml_op_shapes_and_attribute_params(op: str, tmp_path: Path) -> None:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     values = sess.run(None, {"x": np.ones((N, C), np.float32)})
     expected = {o.name: tuple(v.shape) for o, v in zip(sess.get_outputs(), values)}
-    graph = formats.load(str(path))
+    graph = read(str(path))
     shapes = resolve_inputs(graph, [InputArg("x", (N, C))], None)
     got = {name: infer(graph, shapes).tensors.get(name) for name in expected}
     assert got == expected
