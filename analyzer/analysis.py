@@ -8,6 +8,7 @@ from . import formats
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
+from .findings import Code, ShapeStatus
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
 from .memory import LayerFigures, layer_figures, totals
@@ -83,7 +84,7 @@ def inputs_not_applicable(graph: Graph, inputs: Sequence[InputArg], batch: Optio
     and what the report shows instead, rather than asking for inputs the file cannot have."""
     if graph.inputs or graph.nodes or not (inputs or batch is not None or dims):
         return None
-    return Finding("input-not-applicable", "warning", None,
+    return Finding(Code.INPUT_NOT_APPLICABLE, Code.INPUT_NOT_APPLICABLE.severity, None,
                    "the file holds weights only, no architecture, so no input applies "
                    "(--input/--batch/--dim ignored); the report shows the stored weights per "
                    "layer (params, param memory) and no activations")
@@ -131,7 +132,7 @@ def loose_weight_figures(weights: Sequence[WeightSpec], plan: DtypePlan = DtypeP
         nbytes = [(w.size * dtype_bytes(plan.weight(w.dtype)), w.trainable) for w in ws]
         row = LayerRow(name=layer, type="(weights only)", output_shapes=[], params=n,
                        stored_params=n, param_bytes=sum(b for b, _ in nbytes),
-                       activation_bytes=0, shape_status="no-architecture",
+                       activation_bytes=0, shape_status=ShapeStatus.NO_ARCHITECTURE,
                        trainable_param_bytes=sum(b for b, t in nbytes if t))
         rows.append(LayerFigures(row=row, path=layer, nodes=[]))
     return rows

@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Optional, Sequence
 
 from .errors import BadArguments
+from .findings import ANY_ERROR, CATALOGUE, Code, Severity, did_you_mean
 from .report import Finding, Report, Totals
 
 #: Units --budget understands (case-insensitive), bytes per unit. Decimal and binary.
@@ -33,11 +34,7 @@ METRICS: dict[str, str] = {
     "params": "param_bytes",
 }
 
-#: --fail-on value matching every finding of severity "error".
-ANY_ERROR = "any-error"
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-OVER_BUDGET = "over-budget"
+OVER_BUDGET = Code.OVER_BUDGET
 
 
 @dataclass(frozen=True)
@@ -85,15 +82,34 @@ def parse_size(text: str) -> Budget:
 
 
 def parse_codes(text: str) -> list[str]:
-    """``int32-param-overflow,weights-mismatch`` -> codes (``any-error`` included as is)."""
+    """``int32-param-overflow,weights-mismatch`` -> codes; each must be in the finding
+    catalogue (or be ``any-error``), so a misspelt code cannot turn the gate off."""
     codes = [c.strip() for c in str(text).split(",") if c.strip()]
     if not codes:
         raise BadArguments("--fail-on needs at least one finding code, or any-error")
+    known = fail_on_codes()
     for c in codes:
-        if not _CODE.match(c):
-            raise BadArguments(f"--fail-on {c!r} is not a finding code (lowercase words joined "
-                               "by '-', e.g. int32-param-overflow)")
+        if c == OVER_BUDGET:
+            raise BadArguments(f"--fail-on {c}: that finding comes from --budget, which already "
+                               "sets the exit code; known codes: " + ", ".join(known))
+        if c not in known:
+            raise BadArguments(f"--fail-on {c!r} is not a finding code{did_you_mean(c, known)}"
+                               f" known codes: {', '.join(known)}")
     return codes
+
+
+def fail_on_codes() -> list[str]:
+    """What --fail-on accepts: every catalogued code but over-budget, and any-error."""
+    return [ANY_ERROR] + sorted(c for c in CATALOGUE if c != OVER_BUDGET)
+
+
+def parse_metric(text: str) -> str:
+    """A --metric name; anything else is refused with the known names and a did-you-mean."""
+    metric = str(text).strip()
+    if metric not in METRICS:
+        raise BadArguments(f"invalid choice: {metric!r}{did_you_mean(metric, list(METRICS))}"
+                           f" known metrics: {', '.join(METRICS)}")
+    return metric
 
 
 def check_metric(metric: str) -> None:
@@ -156,13 +172,13 @@ def evaluate(report: Report, gate: Gate) -> GateResult:
                     f"{b.label} budget")
             result.causes.append(f"over budget: {text}")
             report.findings.append(Finding(
-                OVER_BUDGET, "error", None, text,
+                Code.OVER_BUDGET, Severity.ERROR, None, text,
                 {"metric": gate.metric, "value_bytes": value, "budget_bytes": b.nbytes,
                  "over_bytes": result.over}))
     if gate.fail_on:
         codes = set(gate.fail_on)
         result.findings = [f for f in report.findings if f.code != OVER_BUDGET and (
-            f.code in codes or (ANY_ERROR in codes and f.severity == "error"))]
+            f.code in codes or (ANY_ERROR in codes and f.severity == Severity.ERROR))]
         if result.findings:
             result.causes.append(f"fail-on: {_count(result.findings)}")
     return result

@@ -9,8 +9,9 @@ from typing import Callable, Iterator
 
 from .ir import Graph, dtype_bytes
 from .memory import LayerFigures, walk
+from .findings import Code, Severity, ShapeStatus
 from .report import Finding, Totals
-from .shapes.infer import NO_RULE, REJECTED, GraphInference
+from .shapes.infer import GraphInference
 
 INT32_MAX = 2**31 - 1
 TWO_GIB = 2**31
@@ -62,7 +63,7 @@ def int32_param_overflow(data: CheckInput) -> Iterator[Finding]:
 
 def _overflow(layer: str | None, value: int, what: str) -> Finding:
     wrapped = wrap_int32(value)
-    return Finding("int32-param-overflow", "error", layer,
+    return Finding(Code.INT32_PARAM_OVERFLOW, Severity.ERROR, layer,
                    f"{what}, more than int32 holds (2,147,483,647); a 32-bit counter "
                    f"prints {wrapped:,}", {"value": value, "int32_value": wrapped})
 
@@ -84,12 +85,12 @@ def big_tensors(data: CheckInput) -> Iterator[Finding]:
         for what, shape, dtype in tensors:
             n = math.prod(shape)
             if n > INT32_MAX:
-                yield Finding("int32-elements", "error", f.path,
+                yield Finding(Code.INT32_ELEMENTS, Severity.ERROR, f.path,
                               f"{what} of layer {f.path} has {n:,} elements {list(shape)}, more "
                               "than int32 indexing allows", {"elements": n, "shape": list(shape)})
             nbytes = n * dtype_bytes(dtype)
             if nbytes > TWO_GIB:
-                yield Finding("tensor-over-2gib", "warning", f.path,
+                yield Finding(Code.TENSOR_OVER_2GIB, Severity.WARNING, f.path,
                               f"{what} of layer {f.path} is {nbytes / 2**30:.2f} GiB, over "
                               "protobuf's 2 GiB limit and many runtimes' single-buffer limit",
                               {"bytes": nbytes, "shape": list(shape)})
@@ -103,20 +104,20 @@ def weights_mismatch(data: CheckInput) -> Iterator[Finding]:
                 continue
             if p.stored is not None and p.need is not None:
                 yield Finding(
-                    "weights-mismatch", "error", f.path,
+                    Code.WEIGHTS_MISMATCH, Severity.ERROR, f.path,
                     f"layer {f.path} stores {p.stored.name} as {tuple(p.stored.shape)} but needs "
                     f"{tuple(p.need.shape)} at this input; the stored weights cannot be used",
                     {"weight": p.stored.name, "stored_shape": list(p.stored.shape),
                      "needed_shape": list(p.need.shape)})
             elif p.need is not None:
                 if any(r.node.weights for r in f.nodes):
-                    yield Finding("weights-mismatch", "error", f.path,
+                    yield Finding(Code.WEIGHTS_MISMATCH, Severity.ERROR, f.path,
                                   f"layer {f.path} needs a weight {p.need.name} "
                                   f"{tuple(p.need.shape)} that the file does not store",
                                   {"weight": p.need.name, "stored_shape": None,
                                    "needed_shape": list(p.need.shape)})
             elif p.stored is not None:
-                yield Finding("weights-mismatch", "warning", f.path,
+                yield Finding(Code.WEIGHTS_MISMATCH, Severity.WARNING, f.path,
                               f"layer {f.path} stores {p.stored.name} {tuple(p.stored.shape)} "
                               "that its config does not need",
                               {"weight": p.stored.name, "stored_shape": list(p.stored.shape),
@@ -129,21 +130,22 @@ def unshaped_layers(data: CheckInput) -> Iterator[Finding]:
         for r in f.nodes:
             node = r.node
             if node.op == "Lambda":
-                yield Finding("lambda-layer", "warning", f.path,
+                yield Finding(Code.LAMBDA_LAYER, Severity.WARNING, f.path,
                               f"layer {f.path} is a Lambda: its code is never unmarshalled or "
                               "run, so its output shape is "
-                              + ("taken from its config" if r.status == "ok" else "unknown"),
+                              + ("taken from its config" if r.status == ShapeStatus.OK
+                                 else "unknown"),
                               {"op": node.op})
-            elif r.status == NO_RULE:
+            elif r.status == ShapeStatus.NO_RULE:
                 custom = _is_custom(node.origin, node.op)
-                yield Finding("custom-layer" if custom else "unknown-layer", "warning", f.path,
+                yield Finding(Code.CUSTOM_LAYER if custom else Code.UNKNOWN_LAYER, Severity.WARNING, f.path,
                               f"layer {f.path} ({node.op}{', ' + node.origin if node.origin else ''})"
                               " has no shape rule"
                               + (" (custom code is never imported or run)" if custom else "")
                               + "; what it feeds is marked unknown",
                               {"op": node.op, "origin": node.origin})
-            elif r.status == REJECTED:
-                yield Finding("shape-error", "error", f.path,
+            elif r.status == ShapeStatus.REJECTED:
+                yield Finding(Code.SHAPE_ERROR, Severity.ERROR, f.path,
                               f"layer {f.path} ({node.op}) cannot run at this input: {r.message}",
                               {"op": node.op})
 

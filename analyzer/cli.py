@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import __version__
 from .dtypes import WHAT_IF_DTYPES
-from .errors import MemscanError
+from .errors import MemscanError, typed_first_line
 
 EXIT_OK, EXIT_TRIPPED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -95,7 +95,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .budget import METRICS, parse_codes, parse_size
+    from .budget import METRICS, parse_codes, parse_metric, parse_size
     from .inputs import parse_dim_arg, parse_input_arg
     from .render import FORMATS
 
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     gates.add_argument("--budget", type=_arg(parse_size), metavar="SIZE",
                        help="bytes each artifact may need, e.g. 8GiB, 500MB "
                             "(B, KB, MB, GB, KiB, MiB, GiB)")
-    gates.add_argument("--metric", choices=tuple(METRICS),
+    gates.add_argument("--metric", choices=tuple(METRICS), type=_arg(parse_metric),
                        help="the figure --budget limits: total (param bytes + feature maps, "
                             "default), inference (peak), training, params (param bytes)")
     gates.add_argument("--fail-on", action="append", type=_arg(parse_codes),
@@ -223,8 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # a bug we did not foresee: still one line, exit 2
         if os.environ.get("MEMSCAN_DEBUG"):
             raise
-        print(f"memscan: error: {type(exc).__name__}: "
-              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}; rerun with "
+        print(f"memscan: error: {typed_first_line(exc)}; rerun with "
               "MEMSCAN_DEBUG=1 for details", file=sys.stderr)
         return EXIT_UNUSABLE
     if text:

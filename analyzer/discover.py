@@ -4,7 +4,8 @@ A path named on the command line is always analysed (if it is unusable, that is 
 user must see). Folders are walked recursively in sorted order: a folder that ``formats.detect``
 recognises (a SavedModel) is one artifact and is not entered; a file it recognises is an
 artifact; a file with a model's extension that it does not recognise is analysed anyway so
-its error is reported (a broken ``model.h5`` must fail an audit, not vanish); anything else is
+its error is reported (a broken ``model.h5`` must fail an audit, not vanish; each format
+declares its suffixes in analyzer/formats/__init__.py); anything else is
 skipped with the reason ``detect`` gives. Hidden folders and folder symlinks are not entered.
 """
 from __future__ import annotations
@@ -16,9 +17,6 @@ from typing import Sequence
 
 from . import formats
 from .errors import MemscanError
-
-#: Extensions that say "this is meant to be a model": unreadable ones are errors, not skips.
-MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".onnx")
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ def _walk(top: str, exclude: Sequence[str]):
             try:
                 formats.detect(path)
             except MemscanError as exc:
-                if f.lower().endswith(MODEL_SUFFIXES):
+                if f.lower().endswith(formats.model_suffixes()):
                     yield path, None  # analysed, so its error is reported
                 else:
                     yield path, getattr(exc, "message", str(exc))

@@ -17,3 +17,23 @@ class UnreadableArtifact(MemscanError):
 
 class BadArguments(MemscanError):
     """The command line does not fit the artifact (an unknown input name, a wrong rank...)."""
+
+
+#: Longest exception text quoted inside one of memscan's one-line messages.
+FIRST_LINE_LIMIT = 240
+
+
+def first_line(exc: BaseException, limit: int = FIRST_LINE_LIMIT) -> str:
+    """The first non-blank line of an exception's message, at most ``limit`` characters (the
+    exception's type name when it has no message), for quoting in a one-line error."""
+    message = getattr(exc, "message", None)  # MemscanError, TensorFlow's OpError: no path
+    text = message if isinstance(message, str) and message else str(exc)
+    lines = text.strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
+def typed_first_line(exc: BaseException, limit: int = FIRST_LINE_LIMIT) -> str:
+    """``KeyError: 'x'``: the type name and the first line, or the type name alone."""
+    text = first_line(exc, limit)
+    name = type(exc).__name__
+    return name if text == name else f"{name}: {text}"

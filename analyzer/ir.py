@@ -106,8 +106,8 @@ class Node:
 class ReaderFinding:
     """Something a reader noticed that is not fatal (a Lambda layer, a missing weight...)."""
 
-    code: str
-    severity: str  # "error" | "warning" | "info"
+    code: str  # an analyzer/findings.py Code
+    severity: str  # an analyzer/findings.py Severity: "error" | "warning" | "info"
     layer: Optional[str]
     message: str
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from .errors import BadArguments, MemscanError, UnreadableArtifact
+from .errors import BadArguments, MemscanError, UnreadableArtifact, typed_first_line
 
 #: Defaults: generous for real models (an .h5 analysis takes well under a second and peaks
 #: near 150 MiB of address space), tight enough that a hostile file costs little.
@@ -221,8 +221,7 @@ def _answer(request: dict) -> tuple:
         return ("failure", ("memory", "analysis needed more memory than its limit "
                             f"({request['memory_limit'] / 2**30:g} GiB)"))
     except Exception as exc:  # a bug or a file we did not foresee: still an answer
-        text = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return ("failure", ("bug", f"could not be analysed ({type(exc).__name__}: {text}); "
+        return ("failure", ("bug", f"could not be analysed ({typed_first_line(exc)}); "
                             "rerun with MEMSCAN_DEBUG=1 for details"))
 
 

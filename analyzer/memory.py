@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from .dtypes import DtypePlan
+from .findings import ShapeStatus
 from .ir import Graph, Shape, WeightSpec, dtype_bytes
 from .report import LayerRow, Totals
 from .shapes.infer import GraphInference, NodeInference
@@ -112,7 +113,8 @@ def _figures(layer: str, results: list[NodeInference], prefix: str, plan: DtypeP
                     tbytes += nbytes
         if frozen:
             tbytes = 0
-    status = next((r.status for r in results if r.status not in ("ok", "oracle")), "ok")
+    status = next((r.status for r in results
+                   if r.status not in (ShapeStatus.OK, ShapeStatus.FROM_ENGINE)), ShapeStatus.OK)
     row = LayerRow(
         name=layer, type=first.op,
         output_shapes=[None if s is None else list(s) for s in outputs],

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional, Sequence, TextIO
 from .audit import BAD_ARGUMENTS, INTERNAL, UNREADABLE, ArtifactError, ArtifactResult, Audit
 from .budget import Gate, evaluate
 from .discover import discover
-from .errors import BadArguments, MemscanError
+from .errors import BadArguments, MemscanError, typed_first_line
 from .progress import Progress
 
 
@@ -75,9 +75,8 @@ def analyse_one(path: str, kwargs: Mapping[str, Any]) -> ArtifactResult:
     except Exception as exc:  # a bug or a file we did not foresee: still one line
         if os.environ.get("MEMSCAN_DEBUG"):
             raise
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
         return ArtifactResult(path, error=ArtifactError(
-            INTERNAL, f"{path}: could not be analysed ({type(exc).__name__}: {first}); rerun "
+            INTERNAL, f"{path}: could not be analysed ({typed_first_line(exc)}); rerun "
                       "with MEMSCAN_DEBUG=1 for details"))
 
 

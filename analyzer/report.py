@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from .findings import Severity, ShapeStatus
+
 SCHEMA = "memscan/1"
 
 ShapeList = Optional[list[Optional[int]]]
@@ -40,8 +42,8 @@ class LayerRow:
     #: Bytes of the layer's outputs (batch included); None when a shape is unknown.
     activation_bytes: Optional[int]
     dtype: str = "float32"
-    #: "ok", or why shapes are missing: "no-rule", "unknown-input", "rejected".
-    shape_status: str = "ok"
+    #: "ok", or why shapes are missing: "no-rule", "unknown-input", "rejected"...
+    shape_status: ShapeStatus = ShapeStatus.OK
     #: Part of param_bytes that training updates (the rest: moving stats, frozen layers).
     trainable_param_bytes: int = 0
     #: Activation bytes alive once this layer (its last call) has run and freed what it was
@@ -98,7 +100,7 @@ class Totals:
 @dataclass
 class Finding:
     code: str
-    severity: str  # "error" | "warning" | "info"
+    severity: Severity
     layer: Optional[str]
     message: str
     extra: dict[str, Any] = field(default_factory=dict)

@@ -35,3 +35,15 @@ def cli_json(*args: str) -> dict:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/* from the current CLI output instead of "
+                          "comparing against it (review the diff before committing)")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True only when the run was started with ``--update-golden``."""
+    return bool(request.config.getoption("--update-golden"))

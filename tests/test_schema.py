@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from conftest import FIXTURES, ROOT, run_cli
+from invariants import totals_violations
 
 SCHEMA = json.loads((ROOT / "schema" / "memscan-1.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -64,3 +65,25 @@ def test_schema_rejects_what_breaks_the_contract(every_fixture: dict) -> None:
     bad = copy.deepcopy(error)
     bad["error"].pop("message")
     assert not VALIDATOR.is_valid({"schema": "memscan/1", "reports": [bad]})
+
+
+#: Fixtures that store no input size: analysed at 1024x1024x3 (as `make audit` does).
+NEED_AN_INPUT = ("*/*_notop.h5", "savedmodel/resnet50_export", "savedmodel/tf1_conv",
+                 "keras_zip/mobilenetv3small.*")
+
+
+def test_rows_sum_to_totals_on_every_fixture(every_fixture: dict) -> None:
+    """Every fixture of every format: the rows add up to the totals (params, param bytes,
+    trainable bytes, feature maps, unknown rows) and the totals' own sums hold."""
+    at_1024 = sorted(str(p) for pattern in NEED_AN_INPUT for p in FIXTURES.glob(pattern))
+    proc = run_cli(*at_1024, "--input", "1024,1024,3", "--format", "json", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    reports = [r for doc in (every_fixture, json.loads(proc.stdout)) for r in doc["reports"]
+               if "layers" in r]
+    analysed = {r["model"]["path"] for r in reports}
+    everything = {str(p) for p in FIXTURES.rglob("*") if p.suffix in (".h5", ".keras", ".onnx")}
+    everything |= {str(p.parent) for p in FIXTURES.rglob("saved_model.pb")}
+    assert analysed == everything  # no fixture left out
+    assert {r["model"]["format"] for r in reports} == {"keras-h5", "keras-zip", "onnx",
+                                                       "savedmodel"}
+    assert [v for r in reports for v in totals_violations(r)] == []

@@ -3,71 +3,109 @@
 One module per artifact kind; each exposes ``read(path) -> Graph``. Detection looks at magic
 bytes and folder contents, not at the extension alone, and no reader is imported before it is
 needed.
+
+Adding a format is one reader module and one declaration here: ``@declare(kind, reader=...,
+suffixes=..., dialects=..., label=...)`` on its detector. Detection order is declaration order;
+discovery's "named like a model" suffixes and the "not a model" message come from the
+declarations too.
 """
 from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable
 
 from ..errors import UnreadableArtifact
-from ..ir import Graph
+from ..ir import KERAS, ONNX, TF_GRAPH, Graph
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
 
-#: kind -> module implementing read(path). Detectors below pick the kind.
-READERS: dict[str, str] = {
-    "keras-h5": "analyzer.formats.keras_h5",
-    "onnx": "analyzer.formats.onnx_reader",
-    "savedmodel": "analyzer.formats.savedmodel",
-    "keras-zip": "analyzer.formats.keras_zip",
-}
-
-Detector = Callable[[str, bytes], Optional[str]]
-DETECTORS: list[Detector] = []
+#: A detector looks at a path and its first 64 bytes (b"" for a folder) and says whether it
+#: is its format. It must be cheap and must not import the reader.
+Detector = Callable[[str, bytes], bool]
 
 
-def detector(fn: Detector) -> Detector:
-    DETECTORS.append(fn)
-    return fn
+@dataclass(frozen=True)
+class Format:
+    """Everything memscan knows about one artifact kind, declared once."""
+
+    #: The kind, as reports name it (``model.format``) and errors/README speak of it.
+    kind: str
+    #: Module implementing ``read(path[, **options]) -> Graph``; imported only when needed.
+    reader: str
+    #: Says whether a path is this format (tried in declaration order; first wins).
+    detect: Detector
+    #: File names that mean "this is meant to be a model" (lowercase): a file so named that
+    #: no detector recognises is analysed anyway so that its error is reported, not skipped.
+    suffixes: tuple[str, ...]
+    #: Graph dialects the reader produces ("keras", "onnx", "tf-graph", ...): which shape
+    #: rules and runtime models apply to its graphs.
+    dialects: tuple[str, ...]
+    #: How the "not a model" message names it, e.g. "ONNX".
+    label: str
 
 
-@detector
-def _hdf5(path: str, head: bytes) -> Optional[str]:
+#: kind -> declaration, in detection order. Adding a format: one reader module and one entry.
+FORMATS: dict[str, Format] = {}
+
+
+def declare(kind: str, *, reader: str, suffixes: tuple[str, ...], dialects: tuple[str, ...],
+            label: str) -> Callable[[Detector], Detector]:
+    """Declare a format whose detector is the decorated function."""
+    def register(detect: Detector) -> Detector:
+        if kind in FORMATS:
+            raise ValueError(f"format {kind!r} declared twice")
+        FORMATS[kind] = Format(kind, reader, detect, suffixes, dialects, label)
+        return detect
+    return register
+
+
+@declare("keras-h5", reader="analyzer.formats.keras_h5", suffixes=(".h5", ".hdf5"),
+         dialects=(KERAS,), label="Keras .h5")
+def _hdf5(path: str, head: bytes) -> bool:
     # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
-    return "keras-h5" if head.startswith(HDF5_MAGIC) else None
+    return head.startswith(HDF5_MAGIC)
 
 
-@detector
-def _savedmodel(path: str, head: bytes) -> Optional[str]:
+@declare("savedmodel", reader="analyzer.formats.savedmodel", suffixes=(),
+         dialects=(KERAS, TF_GRAPH), label="SavedModel")
+def _savedmodel(path: str, head: bytes) -> bool:
     # The folder, or its saved_model.pb / saved_model.pbtxt.
     from .savedmodel import saved_model_dir
 
-    return "savedmodel" if saved_model_dir(path) else None
+    return bool(saved_model_dir(path))
 
 
-@detector
-def _onnx(path: str, head: bytes) -> Optional[str]:
+@declare("onnx", reader="analyzer.formats.onnx_reader", suffixes=(".onnx",),
+         dialects=(ONNX,), label="ONNX")
+def _onnx(path: str, head: bytes) -> bool:
     # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
     # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
     if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)):
-        return None
+        return False
     from .onnx_wire import looks_like_model
-    return "onnx" if looks_like_model(path) else None
+    return bool(looks_like_model(path))
 
 
-@detector
-def _keras_zip(path: str, head: bytes) -> Optional[str]:
+@declare("keras-zip", reader="analyzer.formats.keras_zip", suffixes=(".keras",),
+         dialects=(KERAS,), label="Keras .keras")
+def _keras_zip(path: str, head: bytes) -> bool:
     """A zip with a config.json member: Keras 3's native .keras format."""
     if not head.startswith(ZIP_MAGIC):
-        return None
+        return False
     import zipfile
     try:
         with zipfile.ZipFile(path) as zf:
-            return "keras-zip" if "config.json" in zf.namelist() else None
+            return "config.json" in zf.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        return None
+        return False
+
+
+def model_suffixes() -> tuple[str, ...]:
+    """Every file suffix that names a model, from the declarations."""
+    return tuple(s for f in FORMATS.values() for s in f.suffixes)
 
 
 def detect(path: str) -> str:
@@ -83,14 +121,25 @@ def detect(path: str) -> str:
             raise UnreadableArtifact(f"cannot be read ({exc.strerror})", path) from None
         if not head:
             raise UnreadableArtifact("the file is empty", path)
-    for fn in DETECTORS:
-        kind = fn(path, head)
-        if kind:
-            return kind
+    for fmt in FORMATS.values():
+        if fmt.detect(path, head):
+            return fmt.kind
     if os.path.isdir(path):
         raise UnreadableArtifact("folder holds no model memscan can read", path)
-    raise UnreadableArtifact("not a model memscan can read (expected Keras .h5/.keras, "
-                             "SavedModel or ONNX)", path)
+    raise UnreadableArtifact(f"not a model memscan can read (expected {_expected()})", path)
+
+
+def _expected() -> str:
+    """``Keras .h5/.keras, SavedModel or ONNX``: the declared formats, for error messages."""
+    labels: list[str] = []
+    for fmt in FORMATS.values():
+        family, _, ext = fmt.label.partition(" ")
+        joined = next((i for i, l in enumerate(labels) if l.startswith(family + " ")), None)
+        if ext and joined is not None:
+            labels[joined] += "/" + ext
+        else:
+            labels.append(fmt.label)
+    return ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
 
 
 def load(path: str, **options: object) -> Graph:
@@ -100,6 +149,6 @@ def load(path: str, **options: object) -> Graph:
     (None) options are not passed, so readers without options keep ``read(path)``.
     """
     kind = detect(path)
-    module = importlib.import_module(READERS[kind])
+    module = importlib.import_module(FORMATS[kind].reader)
     given = {k: v for k, v in options.items() if v is not None}
     return module.read(path, **given) if given else module.read(path)

@@ -15,17 +15,19 @@ replay that naming over the config to map every path back to the layer it belong
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import struct
 import zipfile
 from dataclasses import replace
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
-from ..errors import UnreadableArtifact
+from ..errors import UnreadableArtifact, first_line
+from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import MODEL_CLASSES, graph_from_keras_config
+from .keras_container import (is_optimizer_path, keras_major, optimizer_state_finding,
+                               parse_config_json, producer_name, vars_tensors)
 
 #: JSON members larger than this are not something Keras wrote.
 MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -50,8 +52,7 @@ def read(path: str) -> Graph:
             raise
         except (KeyError, ValueError, TypeError, OSError, RuntimeError, AttributeError,
                 zipfile.BadZipFile, EOFError, struct.error) as exc:
-            text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-            raise UnreadableArtifact(f"malformed .keras file ({text})", path) from None
+            raise UnreadableArtifact(f"malformed .keras file ({first_line(exc)})", path) from None
 
 
 def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
@@ -61,7 +62,7 @@ def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
     config = _json_member(zf, infos["config.json"], path)
     metadata = _json_member(zf, infos["metadata.json"], path) if "metadata.json" in infos else {}
     version = metadata.get("keras_version") if isinstance(metadata, Mapping) else None
-    producer = f"keras {version}" if isinstance(version, str) else "keras (version not stored)"
+    producer = producer_name(version)
     weights: dict[str, list[WeightSpec]] = {}
     findings: list[ReaderFinding] = []
     stored_optimizer: tuple[WeightSpec, ...] = ()
@@ -70,15 +71,15 @@ def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
             weights, unplaced, stored_optimizer = weights_by_layer(fh, config, path)
         if unplaced:
             findings.append(ReaderFinding(
-                "weights-unplaced", "warning", None,
+                Code.WEIGHTS_UNPLACED, Severity.WARNING, None,
                 f"{len(unplaced)} weight tensor(s) in model.weights.h5 match no layer of the "
                 f"config (e.g. {unplaced[0]}); they are reported as loose weights"))
         if stored_optimizer:
             findings.append(optimizer_state_finding(stored_optimizer))
     else:
-        findings.append(ReaderFinding("no-weights", "info", None,
+        findings.append(ReaderFinding(Code.NO_WEIGHTS, Severity.INFO, None,
                                       "the zip stores no model.weights.h5"))
-    major = _major(version) if isinstance(version, str) else 3
+    major = keras_major(version, default=3)
     graph = graph_from_keras_config(config, weights, path=path, format="keras-zip",
                                     producer=producer, keras_major=major)
     if findings or stored_optimizer:
@@ -107,8 +108,6 @@ def _checked_members(zf: zipfile.ZipFile, path: str) -> list[zipfile.ZipInfo]:
 
 
 def _json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Any:
-    from .keras_h5 import parse_config_json  # bounded size and depth, no hooks
-
     if info.file_size > MAX_JSON_BYTES:
         raise UnreadableArtifact(f"{info.filename} is larger than 256 MiB", path)
     with zf.open(info) as fh:
@@ -198,7 +197,7 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
     try:
         f = h5py.File(fileobj, "r")
     except Exception as exc:  # libhdf5 raises many types for malformed files
-        raise UnreadableArtifact(f"model.weights.h5 is not readable HDF5 ({str(exc)[:120]})",
+        raise UnreadableArtifact(f"model.weights.h5 is not readable HDF5 ({first_line(exc)})",
                                  path) from None
     with f:
         tensors = list(vars_tensors(f))
@@ -224,51 +223,6 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
         result.setdefault(top, []).append(WeightSpec(name=name, shape=spec.shape,
                                                      dtype=spec.dtype))
     return result, unplaced, tuple(optimizer)
-
-
-def is_optimizer_path(wpath: str) -> bool:
-    """Keras 3 saves the optimizer's own variables (iterations, learning rate, one slot
-    per trainable weight and per moment) under ``optimizer/vars`` of model.weights.h5."""
-    return wpath.split("/", 1)[0] == "optimizer"
-
-
-def optimizer_state_finding(specs: Sequence[WeightSpec]) -> ReaderFinding:
-    """The info line that says what the file holds beside the model."""
-    nbytes = sum(w.nbytes for w in specs)
-    return ReaderFinding(
-        "optimizer-state", "info", None,
-        f"model.weights.h5 also stores the optimizer's state ({len(specs)} variables, "
-        f"{nbytes:,} bytes, saved after training); it is not counted as params "
-        "(totals.stored_optimizer_bytes)", {"stored_optimizer_bytes": nbytes})
-
-
-def vars_tensors(root: Any) -> Iterator[tuple[str, WeightSpec]]:
-    """Every dataset under a ``vars`` group, as (path, spec), in Keras's save order."""
-    from .keras_h5 import _dtype
-
-    stack: list[tuple[str, Any]] = [("", root)]
-    seen = 0
-    while stack:
-        prefix, group = stack.pop()
-        keys = sorted(group.keys(), key=_natural)
-        subgroups = []
-        for key in keys:
-            seen += 1
-            if seen > 10_000_000:
-                raise ValueError("weights file has too many objects")
-            obj = group.get(key)
-            p = f"{prefix}/{key}" if prefix else key
-            if hasattr(obj, "shape") and hasattr(obj, "dtype"):
-                if "vars" in p.split("/"):
-                    shape = tuple(int(d) for d in (obj.shape or ()))
-                    yield p, WeightSpec(name=p, shape=shape, dtype=_dtype(obj.dtype))
-            elif hasattr(obj, "keys"):
-                subgroups.append((p, obj))
-        stack.extend(reversed(subgroups))
-
-
-def _natural(key: str) -> tuple:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key))
 
 
 def to_snake_case(name: str) -> str:
@@ -314,10 +268,3 @@ def layer_paths(model_config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
             if cls in MODEL_CLASSES:
                 stack.append((layer, lpath + "/", owner, depth + 1))
     return out
-
-
-def _major(version: str) -> int:
-    try:
-        return int(version.split(".")[0])
-    except ValueError:
-        return 3

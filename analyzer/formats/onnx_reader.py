@@ -20,7 +20,8 @@ import os
 from typing import Any, Optional
 
 from ..engine_inputs import OnnxModel
-from ..errors import UnreadableArtifact
+from ..errors import UnreadableArtifact, typed_first_line
+from ..findings import Code, Severity
 from ..ir import ONNX, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec, num_elements
 from . import onnx_wire
 
@@ -41,7 +42,6 @@ ML_PARAM_ATTRIBUTES = {
 }
 #: Small integer constants a node consumes are copied into its config (Reshape targets...).
 MAX_CONST_VALUES = 64
-MAX_LISTED = 50
 
 
 def _import_onnx():
@@ -59,8 +59,8 @@ def read(path: str) -> Graph:
     try:
         model.ParseFromString(stripped.data)
     except Exception as exc:  # google.protobuf.message.DecodeError and friends
-        raise UnreadableArtifact(f"malformed ONNX file ({type(exc).__name__}: "
-                                 f"{str(exc)[:120]})", path) from None
+        raise UnreadableArtifact(f"malformed ONNX file ({typed_first_line(exc)})",
+                                 path) from None
     if not model.HasField("graph"):
         raise UnreadableArtifact("ONNX file holds no graph", path)
     _check_text(model.graph, path)
@@ -96,7 +96,7 @@ class _ModelReader:
                   == os.path.realpath(self.folder))
         if not inside:
             self.findings.append(ReaderFinding(
-                "external-data-outside", "error", spec.name,
+                Code.EXTERNAL_DATA_OUTSIDE, Severity.ERROR, spec.name,
                 f"weight {spec.name} names external data {location!r}, which is not inside the "
                 "model's folder; it was never opened (its size comes from the tensor's dims)",
                 {"location": location}))
@@ -121,7 +121,7 @@ class _ModelReader:
                 f"tensor needs offset {offset:,} + {length:,}", self.path)
         if length is not None and width is not None and length != spec.size * width:
             self.findings.append(ReaderFinding(
-                "weight-size-mismatch", "error", spec.name,
+                Code.WEIGHT_SIZE_MISMATCH, Severity.ERROR, spec.name,
                 f"weight {spec.name} declares {list(spec.shape)} {spec.dtype} "
                 f"({spec.size * width:,} bytes) but its external data holds {length:,}",
                 {"expected_bytes": spec.size * width, "stored_bytes": length}))
@@ -242,7 +242,7 @@ class _ModelReader:
         m, g = self.model, self.model.graph
         for p in self.stripped.problems:
             self.findings.append(ReaderFinding(
-                "weight-size-mismatch", "error", p.name,
+                Code.WEIGHT_SIZE_MISMATCH, Severity.ERROR, p.name,
                 f"tensor {p.name} declares {list(p.dims)} {p.dtype} ({p.expected_bytes:,} bytes) "
                 f"but stores {p.stored_bytes:,} bytes (truncated or hollow file?)",
                 {"expected_bytes": p.expected_bytes, "stored_bytes": p.stored_bytes}))

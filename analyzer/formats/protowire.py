@@ -84,16 +84,3 @@ def text(value: Value) -> str:
 def signed64(value: int) -> int:
     """A varint read as int64 (negative numbers are 10-byte two's complement)."""
     return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def packed_or_repeated_varints(values: list[Value]) -> list[int]:
-    out: list[int] = []
-    for v in values:
-        if isinstance(v, int):
-            out.append(v)
-        else:
-            pos = 0
-            while pos < len(v):
-                x, pos = read_varint(v, pos)
-                out.append(x)
-    return out

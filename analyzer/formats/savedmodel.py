@@ -14,14 +14,14 @@ Variables are always read the same way, without TensorFlow: names, dtypes and sh
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from ..errors import BadArguments, UnreadableArtifact
+from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
-from .keras_h5 import parse_config_json
+from .keras_container import parse_config_json
 from .protowire import WireError, as_dict, fields, first, text
 from .saved_model_pb import MetaGraph, checkpoint_paths, read_meta_graph
 from .tf_tensors import IndexEntry, read_index
@@ -82,7 +82,7 @@ def read(path: str, signature: Optional[str] = None, *, keras_config: bool = Tru
             except UnreadableArtifact as exc:
                 why = f"its layer configs cannot be used ({exc.message})"
         findings = findings + [ReaderFinding(
-            "keras-config-not-used", "info", None,
+            Code.KERAS_CONFIG_NOT_USED, Severity.INFO, None,
             f"Keras metadata found ({keras.source}) but {why}; the traced graph is analysed "
             "instead, shaped by TensorFlow")]
         output_order = _output_order(keras)
@@ -182,7 +182,7 @@ def read_variables(folder: str, meta: MetaGraph, path: str
                and not e.key.startswith("_CHECKPOINTABLE")]
     if unlisted:
         findings.append(ReaderFinding(
-            "variable-not-in-index", "warning", None,
+            Code.VARIABLE_NOT_IN_INDEX, Severity.WARNING, None,
             f"{len(unlisted)} variable(s) of the object graph are not in variables.index "
             f"(e.g. {unlisted[0]}); their shapes come from the object graph", {"names": unlisted[:20]}))
     return out, findings

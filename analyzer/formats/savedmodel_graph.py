@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ..engine_inputs import TfGraph
-from ..errors import BadArguments, UnreadableArtifact
+from ..errors import BadArguments, UnreadableArtifact, first_line
 from ..ir import TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
@@ -245,11 +245,6 @@ class _Stand:
 
 def _norm(name: str) -> str:
     return name if ":" in name else name + ":0"
-
-
-def first_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return (text.strip().splitlines() or [type(exc).__name__])[0][:240]
 
 
 def _shape(t: Any) -> Optional[Shape]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from ..findings import ShapeStatus
 from ..ir import Graph, Node, ReaderFinding, Shape
 from .engines import run_engine, shapes_every_op
 from .ops import lookup
@@ -21,11 +22,11 @@ from .registry import RuleCall, RuleResult, ShapeError, WeightNeed
 MALFORMED_CONFIG = (ZeroDivisionError, TypeError, ValueError, KeyError, IndexError,
                     AttributeError, OverflowError)
 
-#: Node status values.
-OK, FROM_ORACLE, NO_RULE, UNKNOWN_INPUT, REJECTED = (
-    "ok", "oracle", "no-rule", "unknown-input", "rejected")
-#: The format's own engine (ONNX) could not shape the node's outputs; its oracle lists them.
-UNSHAPED = "unshaped"
+#: Node status values (analyzer/findings.py ShapeStatus). UNSHAPED: the format's own engine
+#: (ONNX) could not shape the node's outputs; its oracle lists them.
+OK, FROM_ORACLE, NO_RULE, UNKNOWN_INPUT, REJECTED, UNSHAPED = (
+    ShapeStatus.OK, ShapeStatus.FROM_ENGINE, ShapeStatus.NO_RULE, ShapeStatus.UNKNOWN_INPUT,
+    ShapeStatus.REJECTED, ShapeStatus.UNSHAPED)
 
 
 @dataclass
@@ -34,7 +35,7 @@ class NodeInference:
     outputs: list[Optional[Shape]]
     #: Weights the node needs at this input; None when unknown (no rule, unknown input).
     needed: Optional[list[WeightNeed]]
-    status: str = OK
+    status: ShapeStatus = OK
     message: str = ""
     #: The nested model's own inference, for a node with a subgraph.
     inner: Optional["GraphInference"] = None

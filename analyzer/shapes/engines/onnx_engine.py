@@ -18,6 +18,8 @@ import tempfile
 from typing import Any, Mapping, Optional
 
 from ...engine_inputs import OnnxModel
+from ...errors import typed_first_line
+from ...findings import Code, Severity
 from ...formats.onnx_proto import collect
 from ...ir import Graph, ReaderFinding, Shape
 
@@ -66,8 +68,7 @@ def run_onnx(onnx: Any, model: Any) -> tuple[Optional[Any], str]:
         return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
                                                  data_prop=True), ""
     except Exception as exc:
-        strict_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}" \
-            if str(exc).strip() else type(exc).__name__
+        strict_error = typed_first_line(exc)
     try:
         return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True), \
             strict_error
@@ -136,8 +137,7 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
         sym._update_output_from_vi()
         return sym.out_mp_, "" if complete else "incomplete"
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        return None, f"{type(exc).__name__}: {text}"
+        return None, typed_first_line(exc)
     finally:
         ort_logger.setLevel(level)
 
@@ -173,7 +173,7 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             disagree.append(name)
     others = {**b_other, **a_other}
     findings = [ReaderFinding(
-        "shape-engine", "info", None,
+        Code.SHAPE_ENGINE, Severity.INFO, None,
         f"shapes from {winner}'s shape inference ({max(count_a, count_b)} of {len(wanted)} "
         f"node outputs; onnx shaped {count_a}, onnxruntime {count_b})"
         + (f"; onnx strict mode: {onnx_note}" if onnx_note else "")
@@ -182,14 +182,14 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
          "tensors": len(wanted)})]
     if disagree:
         findings.append(ReaderFinding(
-            "shape-engines-disagree", "warning", None,
+            Code.SHAPE_ENGINES_DISAGREE, Severity.WARNING, None,
             f"onnx and onnxruntime infer different shapes for {len(disagree)} tensors "
             f"(kept {winner}'s): {', '.join(disagree[:MAX_LISTED])}",
             {"tensors": disagree[:MAX_LISTED], "count": len(disagree)}))
     non_tensor = {t: others[t] for t in wanted if t in others and t not in shapes}
     if non_tensor:
         findings.append(ReaderFinding(
-            "non-tensor-values", "info", None,
+            Code.NON_TENSOR_VALUES, Severity.INFO, None,
             f"{len(non_tensor)} values are not tensors and have no shape: "
             + ", ".join(f"{k} ({v})" for k, v in list(non_tensor.items())[:MAX_LISTED]),
             {"values": non_tensor}))
@@ -202,14 +202,14 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             shapes[t] = data.stated[t]
         unshaped = [t for t in unshaped if t not in shapes]
         findings.append(ReaderFinding(
-            "shapes-from-file", "info", None,
+            Code.SHAPES_FROM_FILE, Severity.INFO, None,
             f"{len(from_file)} tensors the engines could not shape take the shapes the file "
             f"states (valid at the stored input shapes, which are the ones analysed): "
             f"{', '.join(from_file[:MAX_LISTED])}",
             {"count": len(from_file), "tensors": from_file[:MAX_LISTED]}))
     if unshaped:
         findings.append(ReaderFinding(
-            "unshaped-tensors", "warning", None,
+            Code.UNSHAPED_TENSORS, Severity.WARNING, None,
             f"{len(unshaped)} tensors could not be shaped by either engine at this input "
             f"(their bytes are left out, never guessed): {', '.join(unshaped[:MAX_LISTED])}"
             + (" ..." if len(unshaped) > MAX_LISTED else ""),

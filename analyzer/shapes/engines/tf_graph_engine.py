@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ...engine_inputs import TfGraph
-from ...formats.savedmodel_graph import Trace, first_line, import_tensorflow, rename_input
+from ...errors import first_line
+from ...findings import Code, Severity
+from ...formats.savedmodel_graph import Trace, import_tensorflow, rename_input
 from ...ir import Graph, ReaderFinding, Shape
 
 MAX_OP_FINDINGS = 20
@@ -33,7 +35,7 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
     try:
         t.run(feed, list(data.output_names))
     except (ValueError, tf.errors.OpError) as exc:
-        return {}, [ReaderFinding("tf-unshaped-op", "error", None,
+        return {}, [ReaderFinding(Code.TF_UNSHAPED_OP, Severity.ERROR, None,
                                   f"TensorFlow cannot shape the graph at this input: "
                                   f"{first_line(exc)}")]
     shapes: dict[str, Shape] = {}
@@ -57,12 +59,12 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
                 for tid, s, _ in r.outputs if tid in used)):
             if len(found) == MAX_OP_FINDINGS:
                 found.append(ReaderFinding(
-                    "tf-unshaped-op", "warning", None,
+                    Code.TF_UNSHAPED_OP, Severity.WARNING, None,
                     "more ops TensorFlow cannot shape at this input are not listed"))
             if len(found) >= MAX_OP_FINDINGS:
                 continue
             found.append(ReaderFinding(
-                "tf-unshaped-op", "error" if r.error else "warning",
+                Code.TF_UNSHAPED_OP, Severity.ERROR if r.error else Severity.WARNING,
                 data.row_of.get(r.name, r.local),
                 f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
                 + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
