@@ -16,7 +16,7 @@ from .findings import ShapeStatus
 from .ir import Graph, Shape, WeightSpec, dtype_bytes
 from .report import LayerRow, Totals
 from .shapes.infer import GraphInference, NodeInference
-from .shapes.registry import WeightNeed
+from .shapes.registry import WeightNeed, weight_leaf
 from .stored_data import stored_data
 
 
@@ -145,7 +145,7 @@ def pair_weights(needed: list[WeightNeed], stored: list[WeightSpec]) -> list[Wei
     pairs: list[WeightPair] = []
     unmatched: list[WeightNeed] = []
     for need in needed:
-        hit = next((w for w in remaining if _leaf(w.name) == need.name), None)
+        hit = next((w for w in remaining if weight_leaf(w.name) == need.name), None)
         if hit is not None:
             remaining.remove(hit)
             pairs.append(WeightPair(need, hit))
@@ -181,10 +181,6 @@ def _named(stored: WeightSpec, need: Optional[WeightNeed]) -> WeightSpec:
         return stored
     new = need.name.rsplit("/", 1)[-1]
     return replace(stored, name=f"{head}/{new}" if head else new)
-
-
-def _leaf(name: str) -> str:
-    return name.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
 def totals(figures: list[LayerFigures]) -> Totals:

@@ -21,7 +21,7 @@ def test_schema_is_a_valid_json_schema() -> None:
 
 @pytest.fixture(scope="module")
 def every_fixture() -> dict:
-    proc = run_cli(str(FIXTURES), "--format", "json", "--jobs", "2")
+    proc = run_cli(str(FIXTURES), "--format", "json", "--jobs", "2", timeout=900)
     assert proc.returncode == 2, proc.stderr  # the *_notop files need --input: error entries
     return json.loads(proc.stdout)
 
@@ -76,7 +76,8 @@ def test_rows_sum_to_totals_on_every_fixture(every_fixture: dict) -> None:
     """Every fixture of every format: the rows add up to the totals (params, param bytes,
     trainable bytes, feature maps, unknown rows) and the totals' own sums hold."""
     at_1024 = sorted(str(p) for pattern in NEED_AN_INPUT for p in FIXTURES.glob(pattern))
-    proc = run_cli(*at_1024, "--input", "1024,1024,3", "--format", "json", "--jobs", "2")
+    proc = run_cli(*at_1024, "--input", "1024,1024,3", "--format", "json", "--jobs", "2",
+                   timeout=900)
     assert proc.returncode == 0, proc.stderr
     reports = [r for doc in (every_fixture, json.loads(proc.stdout)) for r in doc["reports"]
                if "layers" in r]

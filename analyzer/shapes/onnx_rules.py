@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 
 from ..ir import WeightSpec
 from .registry import (AFTER_FIRST, ALL_INPUTS, RuleCall, RuleResult, ShapeError, WeightNeed,
-                       declare, rule)
+                       declare, rule, weight_leaf)
 
 DIALECT = "onnx"
 
@@ -74,14 +74,9 @@ for _op, _facts in ONNX_OPS.items():
     declare(_op, dialect=DIALECT, **_facts)
 
 
-def _leaf(name: str) -> str:
-    """The name memory.pair_weights matches needs by."""
-    return name.rsplit("/", 1)[-1].split(":", 1)[0]
-
-
 def _stored_needs(weights: tuple[WeightSpec, ...], override: Optional[WeightSpec] = None,
                   shape: Optional[tuple[int, ...]] = None) -> list[WeightNeed]:
-    return [WeightNeed(_leaf(w.name), tuple(shape) if w is override and shape is not None
+    return [WeightNeed(weight_leaf(w.name), tuple(shape) if w is override and shape is not None
                        else tuple(w.shape)) for w in weights]
 
 

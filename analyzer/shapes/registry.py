@@ -42,6 +42,12 @@ class WeightNeed:
     trainable: bool = True
 
 
+def weight_leaf(name: str) -> str:
+    """The part of a stored weight's name a WeightNeed names: ``block1/conv/kernel:0`` ->
+    ``kernel`` (memory pairs needs with stored weights by it)."""
+    return name.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class RuleResult:
     outputs: list[Optional[Shape]]
