@@ -108,7 +108,8 @@ def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
         non_trainable_param_bytes=train.non_trainable_bytes,
         gradient_bytes=train.gradient_bytes, optimizer_state_bytes=train.optimizer_state_bytes,
         optimizer=optimizer, training_activation_bytes=train.activation_bytes,
-        training_bytes=train.total)
+        training_bytes=train.total, unshaped_tensors=len(live.unshaped),
+        complete=not live.unshaped and not tot.layers_with_unknown_shapes)
 
 
 def _batch_of(graph: Graph, shapes: Mapping[str, tuple]) -> int:

@@ -150,6 +150,18 @@ def unshaped_layers(data: CheckInput) -> Iterator[Finding]:
                               {"op": node.op})
 
 
+@check
+def figures_at_least(data: CheckInput) -> Iterator[Finding]:
+    """One gateable code whatever the format: some bytes are unknown, the sums are floors."""
+    t = data.totals
+    if not t.complete:
+        yield Finding(Code.INCOMPLETE_SHAPES, Severity.WARNING, None,
+                      f"{t.unshaped_tensors} tensors have no shape at this input: the "
+                      "activation figures leave them out and are lower bounds (≥)",
+                      {"unshaped_tensors": t.unshaped_tensors,
+                       "layers_with_unknown_shapes": t.layers_with_unknown_shapes})
+
+
 def _is_custom(origin: str, op: str) -> bool:
     """A class outside Keras's own modules (or registered under a custom package)."""
     if not origin:

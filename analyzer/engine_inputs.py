@@ -23,6 +23,9 @@ class OnnxModel:
     stated: Mapping[str, Shape] = field(default_factory=dict)
     #: The graph inputs (not initializers) with the shapes the file stores for them.
     stored_inputs: Mapping[str, Shape] = field(default_factory=dict)
+    #: Shapes the file states with its symbols kept (a number, a dim_param, or None):
+    #: what onnxruntime's planner compares (``onnx_engine.planning_shapes``).
+    stated_symbolic: Mapping[str, tuple] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

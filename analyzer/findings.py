@@ -162,6 +162,10 @@ class Code(_StrEnum):
         "unshaped-tensors", Severity.WARNING,
         "tensors neither engine could shape at this input; their bytes are left out",
         "analyzer/shapes/engines/onnx_engine.py")
+    INCOMPLETE_SHAPES = (
+        "incomplete-shapes", Severity.WARNING,
+        "some tensor has no shape at this input: every activation figure is a lower bound (≥)",
+        "analyzer/checks.py")
 
 
 #: ``--fail-on`` value matching every finding of severity "error".

@@ -23,8 +23,9 @@ alive are disjoint in it, so it is never below the peak.
 """
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional, Sequence
 
 from . import onnxruntime_plan
@@ -65,6 +66,9 @@ class Liveness:
     #: Per report row: bytes alive after its last step, and the most alive during its steps.
     row_after: dict[str, int] = field(default_factory=dict)
     row_peak: dict[str, int] = field(default_factory=dict)
+    #: Tensors whose bytes are unknown (no shape at this input): every figure above leaves
+    #: them out, so each is only a lower bound while this is not empty.
+    unshaped: list[str] = field(default_factory=list)
     #: Where each non-empty buffer sits in the arena (``arena_bytes`` is the highest byte).
     placements: list[Placement] = field(default_factory=list)
 
@@ -136,6 +140,10 @@ def liveness(inference: GraphInference, plan: DtypePlan = DtypePlan()) -> Livene
     model = runtime_model_for(graph.dialect)
     steps, outputs = steps_of(inference, plan)
     steps = model.order(steps, outputs)
+    planned = model.planning_shapes(graph) if model.planning_shapes is not None else None
+    if planned is not None:
+        model = replace(model, planner=functools.partial(model.planner,
+                                                         planning_shapes=planned))
     inputs = {spec.name: tensor_bytes(inference.tensors.get(spec.name),
                                       plan.activation(graph.known_dtypes.get(spec.name,
                                                                              spec.dtype)))
@@ -167,7 +175,17 @@ def plan_steps(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         peak_bytes=peak, peak_row=None if peak_step is None else steps[peak_step].row,
         input_bytes=sum(v or 0 for v in inputs.values()),
         arena_bytes=arena_top(placements), row_after=row_after,
-        row_peak=row_peak, placements=placements)
+        row_peak=row_peak, placements=placements, unshaped=unshaped_tensors(steps, inputs))
+
+
+def unshaped_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]]) -> list[str]:
+    """Graph inputs and step outputs whose byte size is unknown, each once, in run order."""
+    seen = {t: None for t, nbytes in inputs.items() if nbytes is None}
+    for st in steps:
+        for t, nbytes in zip(st.outputs, st.output_bytes):
+            if nbytes is None and t not in inputs:
+                seen.setdefault(t, None)
+    return list(seen)
 
 
 def _sweep(buffers: list[Buffer], n: int) -> tuple[list[int], list[int]]:

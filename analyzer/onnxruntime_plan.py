@@ -10,23 +10,27 @@ records (``shapes/onnx_rules.py``), carried by each step. ``liveness.RUNTIME_MOD
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 from .ir import dtype_bytes
 from .runtime_model import Buffer, RuntimeModel, Step
+from .shapes.engines.onnx_engine import planning_shapes
 from .shapes.registry import AFTER_FIRST, ALL_INPUTS
 
 
 def onnxruntime_order(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
     """The order onnxruntime's sequential executor runs an ONNX graph in (default order).
 
-    onnxruntime turns Constant nodes into initializers when it loads a model, so they never
+    onnxruntime turns Constant nodes into initializers when it loads a model (graph.cc,
+    ``Graph::Graph`` converting Constant nodes), so they never
     run and their outputs are weights, not activations; nodes that feed no graph output
     (dead Cast chains in Keras/torch exports) never run either. It then orders the remaining nodes
     by a depth-first walk *backwards* from the leaves (nodes whose outputs no node reads),
     emitting a node once all its producers are emitted: leaves are pushed on a stack in
     file order (so the last leaf is walked first), and a node's producers are pushed in
-    ascending file order (so its highest-numbered producer is walked first). This is not
+    ascending file order (so its highest-numbered producer is walked first) (source:
+    onnxruntime/core/graph/graph_viewer.cc, ``GraphViewer::GraphViewer`` default order via
+    ``Graph::ReverseDFSFrom`` over the leaf nodes). This is not
     file order: e.g. a Shape→Gather→Concat chain feeding a Reshape runs before the data
     input's producer when that producer comes earlier in the file.
     """
@@ -71,7 +75,9 @@ def _needed(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
 
 
 def _without_cast_pairs(steps: list[Step], outputs: Sequence[str]) -> list[Step]:
-    """onnxruntime's duplicate-Cast removal, which runs even with optimizations off.
+    """onnxruntime's duplicate-Cast removal, which runs even with optimizations off
+    (onnxruntime/core/optimizer/insert_cast_transformer.cc, ``RemoveDuplicateCastTransformer``,
+    applied during partitioning whatever the optimization level).
 
     For a Cast A->B (B at least as wide as A) every child Cast B->A is removed, its readers
     reading the first Cast's input instead; the first Cast goes too once nothing reads it.
@@ -114,7 +120,8 @@ def _without_cast_pairs(steps: list[Step], outputs: Sequence[str]) -> list[Step]
 
 
 #: onnxruntime's BFC arena hands out every request rounded up to a multiple of 256 bytes
-#: (``kMinAllocationSize``): a 64-byte int64 pads tensor occupies 256 bytes of it.
+#: (onnxruntime/core/framework/bfc_arena.h ``kMinAllocationBits`` = 8, applied by
+#: bfc_arena.cc ``BFCArena::RoundedBytes``): a 64-byte int64 tensor occupies 256 bytes.
 ORT_ARENA_ALIGNMENT = 256
 
 
@@ -124,7 +131,8 @@ def arena_bytes(nbytes: int) -> int:
 
 
 def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
-                        outputs: Sequence[str]) -> list[Buffer]:
+                        outputs: Sequence[str],
+                        planning_shapes: Optional[Mapping[str, tuple]] = None) -> list[Buffer]:
     """onnxruntime's allocation planner (sequential, memory pattern off), replayed.
 
     Per node in execution order, each output (a) aliases its first input for Reshape-like
@@ -135,6 +143,13 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
     last time, and is only released for real if nothing takes it afterwards: between its
     first and its final release it stays in use, which is what the arena reports.
     Graph inputs and outputs are never reused.
+
+    "Same shape" is decided as onnxruntime's planner decides it, on the shapes it knows
+    when it loads the file (``planning_shapes``: numbers or symbols such as "batch", from
+    ``engines/onnx_engine.planning_shapes``), not on the shapes at the stated input:
+    allocation_planner.cc ``PlannerImpl::FindReusableTensor`` / ``SameSize`` / ``SameShape``
+    compare dim_values and non-empty dim_params, and an unknown dim matches nothing. Without
+    them (a hand-made Graph), the stated shapes of the values ``ort_static_shapes`` finds.
     """
     n = len(steps)
     held = set(outputs)
@@ -168,7 +183,11 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
             dtype = st.output_dtypes[k] if k < len(st.output_dtypes) else "float32"
             value_sig[tid] = (shape, dtype_bytes(dtype))
             buf = None
-            if tid not in static:  # never the "same size" as anything: no in-place, no reuse
+            if planning_shapes is not None:
+                planned = planning_shapes.get(tid)
+                value_sig[tid] = (planned, dtype_bytes(dtype)) if planned is not None and \
+                    all(d is not None for d in planned) else (object(), 0)
+            elif tid not in static:  # never the "same size" as anything: no in-place, no reuse
                 value_sig[tid] = (object(), 0)
             if tid not in held:
                 src = st.inputs[0] if st.inputs and k == 0 else None
@@ -241,4 +260,6 @@ def ort_static_shapes(steps: Sequence[Step], inputs: Iterable[str]) -> set[str]:
 
 
 #: onnxruntime's sequential executor and allocation planner (memory pattern off).
-ONNXRUNTIME = RuntimeModel("onnxruntime", order=onnxruntime_order, planner=onnxruntime_buffers)
+#: Reuse is decided on the load-time shapes the ONNX engine finds (``planning_shapes``).
+ONNXRUNTIME = RuntimeModel("onnxruntime", order=onnxruntime_order, planner=onnxruntime_buffers,
+                           planning_shapes=planning_shapes)

@@ -95,6 +95,11 @@ class Totals:
     #: Stored index data (int64/int32/bool/string shape vectors, indices), initializer or
     #: Constant node alike: not params, not feature maps.
     index_data_bytes: int = 0
+    #: False when some tensor has no shape at this input: every activation figure above
+    #: (feature maps, total, peaks, arena, training) leaves it out and is a lower bound.
+    complete: bool = True
+    #: How many tensors have no shape (their bytes are left out, never guessed).
+    unshaped_tensors: int = 0
 
 
 @dataclass

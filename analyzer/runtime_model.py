@@ -139,6 +139,9 @@ class RuntimeModel:
     order: Order = file_order
     planner: Planner = lifetimes
     place: Placer = greedy_placements
+    #: Shapes the runtime plans on, from the graph, when they differ from the stated ones
+    #: (onnxruntime: the load-time shapes); passed to ``planner`` as ``planning_shapes``.
+    planning_shapes: Optional[Callable[[Any], Optional[dict]]] = None
 
 
 #: Keras and TF graphs: the file's order, one buffer per tensor, aliases sharing.

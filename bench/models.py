@@ -30,10 +30,18 @@ def efficientnetb0(h, w):
     return keras.applications.EfficientNetB0(weights=None, input_shape=(h, w, 3))
 
 
-def unet(h, w):
-    """A small U-Net: three down steps, three up steps, skip connections by concatenation."""
+def _keras(module):
+    """Keras 3 by default; tf-keras when bench/accuracy_models.py builds for tf2onnx."""
+    if module is not None:
+        return module
     import keras
-    from keras import layers
+    return keras
+
+
+def unet(h, w, keras=None):
+    """A small U-Net: three down steps, three up steps, skip connections by concatenation."""
+    keras = _keras(keras)
+    layers = keras.layers
     inp = keras.Input((h, w, 3))
     x, skips = inp, []
     for f in (16, 32, 64):
@@ -50,18 +58,19 @@ def unet(h, w):
     return keras.Model(inp, out, name="unet")
 
 
-def transformer(seq, dim):
-    """A small transformer encoder: 2 blocks of multi-head attention + MLP, pre-norm."""
-    import keras
-    from keras import layers
-    inp = keras.Input((seq, dim))
+def transformer(seq, dim, keras=None, symbolic=False, act="gelu"):
+    """A small transformer encoder: 2 blocks of multi-head attention + MLP, pre-norm
+    (``symbolic``: the sequence dim left open in the file)."""
+    keras = _keras(keras)
+    layers = keras.layers
+    inp = keras.Input((None if symbolic else seq, dim))
     x = inp
     for _ in range(2):
         h = layers.LayerNormalization()(x)
         h = layers.MultiHeadAttention(num_heads=4, key_dim=dim // 4)(h, h)
         x = layers.Add()([x, h])
         h = layers.LayerNormalization()(x)
-        h = layers.Dense(4 * dim, activation="gelu")(h)
+        h = layers.Dense(4 * dim, activation=act)(h)
         h = layers.Dense(dim)(h)
         x = layers.Add()([x, h])
     return keras.Model(inp, x, name="transformer")

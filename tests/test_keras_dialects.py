@@ -110,7 +110,7 @@ def test_keras_22_model_with_custom_layer(tmp_path: Path) -> None:
     assert rows["after"].output_shapes == [None] and rows["after"].activation_bytes is None
     assert rows["after"].params == 8  # falls back to what the file stores
     codes = [(f.code, f.layer) for f in report.findings]
-    assert codes == [("custom-layer", "custom")]
+    assert codes == [("custom-layer", "custom"), ("incomplete-shapes", None)]
     assert report.totals.layers_with_unknown_shapes == 2
     assert report.totals.feature_map_bytes == 4 * (10 + 4 + 4 + 4)
 

@@ -51,8 +51,11 @@ def test_invariants(path) -> None:
     # classic sum (it counts model.layers' outputs), so only flat models are bounded by it.
     if not any(r.type in ("Functional", "Sequential", "Model") for r in rows):
         assert t.training_activation_bytes <= t.feature_map_bytes
+    # A report is complete exactly when no tensor lacks a shape ("at least" otherwise).
+    assert t.complete == (t.unshaped_tensors == 0 and t.layers_with_unknown_shapes == 0)
     # Batch 2 doubles every activation figure and leaves the weights alone.
     u = two.totals
+    assert u.complete == t.complete and u.unshaped_tensors == t.unshaped_tensors
     assert u.feature_map_bytes == 2 * t.feature_map_bytes
     assert u.activation_peak_bytes == 2 * t.activation_peak_bytes
     assert u.input_bytes == 2 * t.input_bytes

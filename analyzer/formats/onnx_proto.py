@@ -108,3 +108,19 @@ def collect(model: Any) -> tuple[dict[str, Shape], dict[str, str]]:
         elif tt.WhichOneof("value"):
             others[vi.name] = type_label(tt)
     return shapes, others
+
+
+def symbolic_shapes(model: Any) -> dict[str, tuple]:
+    """Shapes with symbolic dims kept: a number, a dim_param name, or None (unknown)."""
+    out: dict[str, tuple] = {}
+    g = model.graph
+    for t in g.initializer:
+        out[t.name] = tuple(int(d) for d in t.dims)
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+        if t is None or not t.HasField("shape"):
+            continue
+        out.setdefault(vi.name, tuple(
+            int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None)
+            for d in t.shape.dim))
+    return out

@@ -310,7 +310,8 @@ class _ModelReader:
         stored: dict[str, Shape] = {vi.name: stated.get(vi.name, (None,))
                                     for vi in self.model.graph.input if vi.name not in inits}
         return OnnxModel(weight_free=base.SerializeToString(), stated=stated,
-                         stored_inputs=stored)
+                         stored_inputs=stored,
+                         stated_symbolic=onnx_proto.symbolic_shapes(self.model))
 
     def _input_spec(self, vi: Any) -> TensorSpec:
         tt = vi.type

@@ -10,7 +10,7 @@ from ..report import Report
 from . import layers
 from .summary import OPTIONAL_TOTALS, rows
 from .svgchart import chart
-from .units import mib
+from .units import at_least, mib, unshaped_line
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -111,13 +111,18 @@ def _totals(rep: Report) -> str:
              ("params stored in the file", f"{t.stored_params:,}"),
              ("param memory", f"{mib(t.param_bytes)} MiB ({t.param_bytes:,} bytes)"),
              ("feature maps (every layer's output, input included)",
-              f"{mib(t.feature_map_bytes)} MiB ({t.feature_map_bytes:,} bytes)"),
+              at_least(f"{mib(t.feature_map_bytes)} MiB ({t.feature_map_bytes:,} bytes)",
+                       t.complete)),
              ("total (param memory + feature maps)",
-              f"{mib(t.total_bytes)} MiB ({t.total_bytes:,} bytes)")]
+              at_least(f"{mib(t.total_bytes)} MiB ({t.total_bytes:,} bytes)", t.complete))]
     for key, title in OPTIONAL_TOTALS.items():
         v = getattr(t, key, None)
         if v is not None:
-            items.append((title.replace(" MiB", ""), f"{mib(v)} MiB ({v:,} bytes)"))
+            items.append((title.replace(" MiB", ""),
+                          at_least(f"{mib(v)} MiB ({v:,} bytes)", t.complete)))
+    if unshaped_line(t):
+        items.append(("tensors of unknown size (figures marked ≥ leave them out)",
+                      str(t.unshaped_tensors)))
     if t.layers_with_unknown_shapes:
         items.append(("layers of unknown size (not in the sums)",
                       str(t.layers_with_unknown_shapes)))

@@ -6,6 +6,7 @@ from ..audit import ArtifactResult, Audit
 from ..report import Report
 from . import layers
 from .summary import rows
+from .units import unshaped_line
 
 
 def render(report: Report) -> str:
@@ -32,6 +33,8 @@ def _artifact(r: ArtifactResult) -> list[str]:
     rep = r.report
     out += ["inputs: " + ", ".join(f"{_code(i.name)} {cell(layers.shape(i.shape))} {i.dtype}"
                                    for i in rep.inputs) + f" · batch {rep.batch}", ""]
+    if unshaped_line(rep.totals):
+        out += [f"**{cell(unshaped_line(rep.totals))}**", ""]
     if r.gate is not None and r.gate.tripped:
         out += [f"- **FAILED**: {cell(line)}" for line in r.gate.causes] + [""]
     if rep.findings:

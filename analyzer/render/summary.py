@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..audit import Audit, ArtifactResult
 from ..report import Report
-from .units import mib
+from .units import at_least, mib
 
 #: Optional totals other parts of memscan may fill: key -> column title.
 OPTIONAL_TOTALS = {
@@ -31,12 +31,14 @@ def columns(audit: Audit) -> list[Column]:
         Column("format", lambda r: r.report.model.format if r.report else "-"),
         Column("params", _rep(lambda rep: f"{rep.totals.params:,}"), True),
         Column("param MiB", _rep(lambda rep: mib(rep.totals.param_bytes)), True),
-        Column("feature maps MiB", _rep(lambda rep: mib(rep.totals.feature_map_bytes)), True),
-        Column("total MiB", _rep(lambda rep: mib(rep.totals.total_bytes)), True),
+        Column("feature maps MiB", _rep(lambda rep: _floor(rep, rep.totals.feature_map_bytes)),
+               True),
+        Column("total MiB", _rep(lambda rep: _floor(rep, rep.totals.total_bytes)), True),
     ]
     for key, title in OPTIONAL_TOTALS.items():
         if any(getattr(rep.totals, key, None) is not None for rep in audit.reports):
-            cols.append(Column(title, _rep(lambda rep, k=key: mib(getattr(rep.totals, k, None))),
+            cols.append(Column(title, _rep(lambda rep, k=key: _floor(rep, getattr(rep.totals, k,
+                                                                                    None))),
                                True))
     if audit.gate.budget is not None:
         cols.append(Column(f"budget ({audit.gate.metric} ≤ {audit.gate.budget.label})",
@@ -50,6 +52,11 @@ def rows(audit: Audit) -> tuple[list[str], list[list[str]], list[bool]]:
     cols = columns(audit)
     return ([c.title for c in cols], [[c.cell(r) for c in cols] for r in audit.results],
             [c.numeric for c in cols])
+
+
+def _floor(rep: Report, nbytes) -> str:
+    """MiB, marked ≥ when the report leaves tensors of unknown size out."""
+    return at_least(mib(nbytes), rep.totals.complete) if nbytes is not None else mib(nbytes)
 
 
 def _rep(fn: Callable[[Report], str]) -> Callable[[ArtifactResult], str]:

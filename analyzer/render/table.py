@@ -4,7 +4,12 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from ..report import Report
-from .units import MIB, mib, shapes_text
+from .units import MIB, at_least, mib, shapes_text, unshaped_line
+
+
+#: Totals rows that sum activation bytes: lower bounds when a tensor has no shape.
+LOWER_BOUNDS = frozenset({"feature maps", "total", "activation peak", "inference peak",
+                          "arena", "training"})
 
 
 def render(report: Report) -> str:
@@ -53,11 +58,16 @@ def render(report: Report) -> str:
          f"of param memory; {mib(t.non_trainable_param_bytes, 2)} MiB not trained "
          "(moving statistics, frozen layers)"],
     ]
+    for row in total_rows:
+        if row[0] in LOWER_BOUNDS:
+            row[1] = at_least(row[1], t.complete)
     if t.layers_with_unknown_shapes:
         total_rows.append(["unknown", f"{t.layers_with_unknown_shapes} layers",
                            "activation bytes unknown, not in the sums"])
     lines.append(tabulate(total_rows, tablefmt="plain", disable_numparse=True,
                           colalign=("left", "right", "left")))
+    if unshaped_line(t):
+        lines.append(unshaped_line(t))
     lines += ["", f"findings: {len(report.findings) or 'none'}"]
     for f in report.findings:
         lines.append(f"  {f.severity:<7} {f.code:<22} {f.message}")

@@ -20,3 +20,20 @@ def shape_text(shape: Optional[Sequence[Optional[int]]]) -> str:
 
 def shapes_text(shapes: Sequence[Optional[Sequence[Optional[int]]]]) -> str:
     return " ".join(shape_text(s) for s in shapes) if shapes else "-"
+
+
+#: The mark before a figure that leaves out tensors of unknown size (a lower bound).
+AT_LEAST = "≥ "
+
+
+def at_least(text: str, complete: bool) -> str:
+    """``text`` marked as a lower bound when the report is not complete."""
+    return text if complete else AT_LEAST + text
+
+
+def unshaped_line(totals) -> str:
+    """The one line that says why figures are marked ≥ ('' when nothing is left out)."""
+    if totals.complete:
+        return ""
+    return (f"≥: {totals.unshaped_tensors} tensors have no shape at this input; figures "
+            "marked ≥ leave their bytes out (lower bounds)")

@@ -22,8 +22,10 @@ DIALECT = "onnx"
 
 
 def _conv_working_buffer(st: Any, ins: int, out: int) -> int:
-    """MLAS convolutions other than a plain 1x1 take one 16384-float working buffer per
-    thread (64 KiB; the benchmark runs one intra-op thread)."""
+    """MLAS convolutions other than a plain 1x1 take one working buffer per thread of
+    ``MLAS_CONV_WORKING_BUFFER_SIZE_PER_THREAD`` = MLAS_SGEMM_STRIDEN × MLAS_SGEMM_STRIDEK
+    = 128 × 128 floats (64 KiB) on x86-64 (onnxruntime/core/mlas/lib/convolve.cpp,
+    ``MlasConvPrepare``; one intra-op thread here)."""
     kernel = None
     if isinstance(st.config, Mapping) and isinstance(st.config.get("kernel_shape"), (list, tuple)):
         kernel = tuple(st.config["kernel_shape"])
@@ -37,12 +39,31 @@ def _conv_working_buffer(st: Any, ins: int, out: int) -> int:
 
 def _einsum_working_memory(st: Any, ins: int, out: int) -> int:
     """Einsum copies its operands into permuted layouts and computes into a temporary before
-    writing the output (measured on 'abc,cde->abde' and 'abcd,cde->abe' contractions:
-    inputs + weights + 2 x output)."""
+    writing the output (onnxruntime/core/providers/cpu/math/einsum_utils/
+    einsum_compute_preprocessor.cc, einsum_auxiliary_ops.cc). NOT derived from the source
+    yet: inputs + weights + 2 x output was measured on 'abc,cde->abde' and 'abcd,cde->abe'
+    contractions only (docs/accuracy.md lists it as the one fitted rule left)."""
     return ins + st.weight_bytes + 2 * out
 
 
-_IN_PLACE = dict(may_run_in_place=True)  # onnxruntime CPU kernels declaring MayInplace(0, 0)
+def _softmax_transposed(st: Any, ins: int, out: int) -> int:
+    """Softmax/LogSoftmax over an axis that is not the innermost one (opset 13 semantics)
+    transpose that axis last into a temporary, compute into a second temporary and
+    transpose back: two output-sized buffers from the kernel's temp-space allocator, the
+    same arena (onnxruntime/core/providers/cpu/math/softmax.cc, ``Softmax<T>::Compute``:
+    ``transposed_input`` and ``intermediate_output`` when ``is_transpose_required``)."""
+    shape = st.output_shapes[0] if st.output_shapes else None
+    axis = st.config.get("axis", -1) if isinstance(st.config, Mapping) else -1
+    if not shape or not isinstance(axis, int):
+        return 0
+    return 2 * out if axis % len(shape) != len(shape) - 1 else 0
+
+
+#: onnxruntime CPU kernels declaring MayInplace(0, 0) (registrations in cpu/activation/
+#: activations.cc, tensor/cast_op.cc, math/clip.cc, math/softmax.cc; applied by
+#: allocation_planner.cc ``PlannerImpl::FindReusableInput``). Aliases: ``.Alias(0, 0)`` in
+#: cpu/tensor/reshape.cc, flatten.cc, squeeze.cc, unsqueeze.cc, identity_op.cc.
+_IN_PLACE = dict(may_run_in_place=True)
 _VALUES = dict(value_inputs=AFTER_FIRST)  # inputs after the first are shapes/axes/sizes
 _PASSES = dict(passes_shape_values=True)  # onnxruntime follows shape values through them
 
@@ -56,7 +77,9 @@ ONNX_OPS: dict[str, dict[str, Any]] = {
     "Unsqueeze": dict(aliases_input=True, **_VALUES, **_PASSES),
     **{op: _IN_PLACE for op in ("Cast", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid",
                                 "HardSigmoid", "Tanh", "Softplus", "Softsign",
-                                "ThresholdedRelu", "Clip", "Softmax")},
+                                "ThresholdedRelu", "Clip")},
+    **{op: dict(may_run_in_place=True, scratch=_softmax_transposed)
+       for op in ("Softmax", "LogSoftmax")},
     "Conv": dict(scratch=_conv_working_buffer),
     "Einsum": dict(scratch=_einsum_working_memory),
     **{op: _VALUES for op in ("Pad", "Expand", "Tile", "Resize", "Upsample", "TopK",

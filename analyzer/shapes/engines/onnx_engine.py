@@ -20,8 +20,9 @@ from typing import Any, Mapping, Optional
 from ...engine_inputs import OnnxModel
 from ...errors import typed_first_line
 from ...findings import Code, Severity
-from ...formats.onnx_proto import collect
+from ...formats.onnx_proto import collect, symbolic_shapes
 from ...ir import Graph, ReaderFinding, Shape
+from ..onnx_values import with_shape_values
 
 MAX_LISTED = 50
 #: Every ONNX shape comes from the engines: an op they leave unshaped is "unshaped", not
@@ -152,7 +153,7 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
     base = onnx.ModelProto()
     base.ParseFromString(data.weight_free)
     model = with_inputs(onnx, base, input_shapes)
-    onnx_model, onnx_note = run_onnx(onnx, model)
+    model, onnx_model, onnx_note = with_shape_values(onnx, model, run_onnx, collect)
     a, a_other = collect(onnx_model) if onnx_model is not None else ({}, {})
     wanted = _wanted(base)
     count_a = sum(1 for t in wanted if t in a)
@@ -215,6 +216,34 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             + (" ..." if len(unshaped) > MAX_LISTED else ""),
             {"count": len(unshaped), "tensors": unshaped[:MAX_LISTED]}))
     return shapes, findings
+
+
+def planning_shapes(graph: Graph) -> Optional[dict[str, tuple]]:
+    """Each value's shape as onnxruntime's planner sees it when it loads the file, before any
+    input is given: the value_info the file states (dynamo exports state every value with
+    its symbols; onnxruntime's NodeArgs start from them, graph.cc), else onnx's inference at
+    the file's own input dims, without data propagation
+    (onnxruntime's own at load time covers few ops), a dim a number, one of the file's own
+    symbols (``"batch"``) or None. The ``unk__N`` names onnx invents for dims it cannot know
+    count as None: onnxruntime's graph leaves those dims empty. Its allocation planner reuses
+    a buffer only between values whose such shapes agree (allocation_planner.cc,
+    ``PlannerImpl::SameShape``: equal dim_value, or equal non-empty dim_param)."""
+    data = graph.engine_input
+    if not isinstance(data, OnnxModel):
+        return None
+    onnx = _import_onnx()
+    base = onnx.ModelProto()
+    base.ParseFromString(data.weight_free)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(base, strict_mode=False)
+    except Exception:  # a model onnx rejects: the stated shapes stand in
+        return None
+    stated = dict(data.stated_symbolic)
+    own = {d for s in list(symbolic_shapes(base).values()) + list(stated.values()) for d in s
+           if isinstance(d, str)}
+    inferred_shapes = {t: tuple(d if not isinstance(d, str) or d in own else None for d in s)
+                       for t, s in symbolic_shapes(inferred).items()}
+    return {**inferred_shapes, **stated}
 
 
 def _wanted(base: Any) -> list[str]:
