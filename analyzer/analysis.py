@@ -11,9 +11,10 @@ from .dtypes import DtypePlan
 from .findings import Code, ShapeStatus
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
+from .macs import macs_by_layer
 from .memory import LayerFigures, layer_figures, totals
-from .report import Finding, InputInfo, LayerRow, ModelInfo, Report, Totals
-from .shapes.infer import infer
+from .report import Finding, InputInfo, LayerRow, ModelInfo, OutputInfo, Report, Totals
+from .shapes.infer import GraphInference, infer
 from .shapes.ops import unruled_ops
 from .training import training_figures
 
@@ -64,6 +65,7 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
     tot = _memory_totals(totals(figures), figures, live, optimizer)
     tot = replace(tot, stored_optimizer_bytes=sum(w.nbytes for w in graph.stored_optimizer),
                   index_data_bytes=tot.index_data_bytes + sum(w.nbytes for w in graph.index_data))
+    tot = _add_macs(tot, figures, macs_by_layer(inference))
     findings = run_checks(graph, inference, figures, tot) + ([ignored] if ignored else [])
     batch_value = batch if batch is not None else _batch_of(graph, shapes)
     return Report(
@@ -75,6 +77,7 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
         totals=tot,
         findings=findings,
         settings={"dtype": dtype, "weights_dtype": weights_dtype, "optimizer": optimizer},
+        outputs=_outputs(inference, plan),
     )
 
 
@@ -90,10 +93,33 @@ def inputs_not_applicable(graph: Graph, inputs: Sequence[InputArg], batch: Optio
                    "layer (params, param memory) and no activations")
 
 
+def _outputs(inference: GraphInference, plan: DtypePlan) -> list[OutputInfo]:
+    """The graph outputs: shape as inferred, dtype as the format states it or as the
+    producing node computes it (what-if dtype applied)."""
+    graph = inference.graph
+    producer = {tid: n.dtype for n in graph.nodes for tid in n.outputs}
+    producer.update({s.name: s.dtype for s in graph.inputs})
+    out = []
+    for tid in graph.outputs:
+        shape = inference.tensors.get(tid)
+        dtype = plan.activation(graph.known_dtypes.get(tid, producer.get(tid, "float32")))
+        out.append(OutputInfo(tid, None if shape is None else list(shape), dtype))
+    return out
+
+
 def _add_live_bytes(figures: list[LayerFigures], live: Liveness) -> None:
     for f in figures:
         f.row.live_bytes_after = live.row_after.get(f.row.name)
         f.row.live_bytes_peak = live.row_peak.get(f.row.name)
+
+
+def _add_macs(tot: Totals, figures: list[LayerFigures],
+              per_layer: Mapping[str, Optional[int]]) -> Totals:
+    for f in figures:
+        f.row.macs = per_layer.get(f.row.name, 0)
+    counts = [f.row.macs for f in figures]
+    return replace(tot, macs=sum(c for c in counts if c is not None),
+                   layers_with_unknown_macs=sum(1 for c in counts if c is None))
 
 
 def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,

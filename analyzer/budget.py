@@ -22,7 +22,13 @@ UNITS: dict[str, int] = {
     "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
     "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
 }
-_UNITS_LOWER = {k.lower(): k for k in UNITS}
+#: Units of a count budget (``--metric macs --budget 10G``): decimal and binary.
+COUNT_UNITS: dict[str, int] = {
+    "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+}
+_UNITS_LOWER = {k.lower(): k for k in (*UNITS, *COUNT_UNITS)}
+_ALL_UNITS = {**UNITS, **COUNT_UNITS}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*$")
 
 #: --metric name -> the key of ``report.totals`` it reads. ``inference`` and ``training`` come
@@ -32,7 +38,10 @@ METRICS: dict[str, str] = {
     "inference": "inference_peak_bytes",
     "training": "training_bytes",
     "params": "param_bytes",
+    "macs": "macs",                    # multiply-accumulates (a count, not bytes)
 }
+#: Metrics that are counts: their budgets take K/M/G/T (and Ki...) units, not bytes.
+COUNT_METRICS = frozenset({"macs"})
 
 OVER_BUDGET = Code.OVER_BUDGET
 
@@ -44,12 +53,20 @@ class Budget:
     nbytes: int
     unit: str = "B"
     text: str = ""
+    #: True for a count budget (MACs): ``nbytes`` is then the count.
+    counts: bool = False
+
+    @property
+    def noun(self) -> str:
+        return "MACs" if self.counts else "bytes"
 
     def show(self, nbytes: int) -> str:
-        """``nbytes`` in the budget's unit, with the exact byte count beside it."""
+        """``nbytes`` in the budget's unit, with the exact byte (or MAC) count beside it."""
         if self.unit == "B":
+            if self.counts:
+                return f"{nbytes:,} MACs"
             return f"{nbytes:,} byte{'s' if nbytes != 1 else ''}"
-        return f"{nbytes / UNITS[self.unit]:,.2f} {self.unit} ({nbytes:,} bytes)"
+        return f"{nbytes / _ALL_UNITS[self.unit]:,.2f} {self.unit} ({nbytes:,} {self.noun})"
 
     @property
     def label(self) -> str:
@@ -59,12 +76,13 @@ class Budget:
     def short(self, nbytes: int) -> str:
         """``nbytes`` in the budget's unit only (summary tables)."""
         if self.unit == "B":
-            return f"{nbytes:,} B"
-        return f"{nbytes / UNITS[self.unit]:,.2f} {self.unit}"
+            return f"{nbytes:,} {'MACs' if self.counts else 'B'}"
+        return f"{nbytes / _ALL_UNITS[self.unit]:,.2f} {self.unit}"
 
 
 def parse_size(text: str) -> Budget:
-    """``8GiB``, ``1.5 GB``, ``512MiB``, ``1000000`` (bytes) -> Budget. BadArguments otherwise."""
+    """``8GiB``, ``1.5 GB``, ``512MiB``, ``1000000`` (bytes), ``10G`` / ``2Gi`` (a count, for
+    --metric macs) -> Budget. BadArguments otherwise."""
     m = _SIZE.match(str(text))
     if not m:
         raise BadArguments(f"--budget {text!r}: expected a number and a unit "
@@ -72,13 +90,27 @@ def parse_size(text: str) -> Budget:
     unit = _UNITS_LOWER.get((m.group(2) or "B").lower())
     if unit is None:
         raise BadArguments(f"--budget {text!r}: unknown unit {m.group(2)!r}; use one of "
-                           f"{', '.join(UNITS)}")
-    exact = Fraction(m.group(1)) * UNITS[unit]
+                           f"{', '.join(UNITS)} (or {', '.join(COUNT_UNITS)} for --metric macs)")
+    exact = Fraction(m.group(1)) * _ALL_UNITS[unit]
     if exact.denominator != 1:
         raise BadArguments(f"--budget {text!r} is not a whole number of bytes")
     if exact <= 0:
         raise BadArguments(f"--budget {text!r} must be more than 0 bytes")
-    return Budget(int(exact), unit, str(text).strip())
+    return Budget(int(exact), unit, str(text).strip(), counts=unit in COUNT_UNITS)
+
+
+def check_units(metric: str, budget: Budget) -> Budget:
+    """The budget as the metric reads it: a count metric takes a plain number or K/M/G/T
+    units, a byte metric byte units; a mix is refused rather than guessed."""
+    if metric in COUNT_METRICS:
+        if budget.unit in UNITS and budget.unit != "B":
+            raise BadArguments(f"--budget {budget.text!r} is bytes but --metric {metric} is a "
+                               f"count; use {', '.join(COUNT_UNITS)}, e.g. 10G")
+        return dataclasses.replace(budget, counts=True)
+    if budget.counts:
+        raise BadArguments(f"--budget {budget.text!r} is a count; --metric {metric} is bytes "
+                           f"(use {', '.join(UNITS)}, e.g. 8GiB)")
+    return budget
 
 
 def parse_codes(text: str) -> list[str]:
@@ -173,8 +205,8 @@ def evaluate(report: Report, gate: Gate) -> GateResult:
             result.causes.append(f"over budget: {text}")
             report.findings.append(Finding(
                 Code.OVER_BUDGET, Severity.ERROR, None, text,
-                {"metric": gate.metric, "value_bytes": value, "budget_bytes": b.nbytes,
-                 "over_bytes": result.over}))
+                {"metric": gate.metric, f"value_{b.noun.lower()}": value,
+                 f"budget_{b.noun.lower()}": b.nbytes, f"over_{b.noun.lower()}": result.over}))
     if gate.fail_on:
         codes = set(gate.fail_on)
         result.findings = [f for f in report.findings if f.code != OVER_BUDGET and (

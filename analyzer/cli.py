@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from . import __version__
+from ._version import __version__
 from .dtypes import WHAT_IF_DTYPES
-from .errors import MemscanError, typed_first_line
+from .errors import BadArguments, MemscanError, typed_first_line
 
 EXIT_OK, EXIT_TRIPPED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .budget import METRICS, parse_codes, parse_metric, parse_size
     from .inputs import parse_dim_arg, parse_input_arg
     from .render import FORMATS
+    from .render.options import parse_layers
 
     p = _Parser(prog="memscan", description="Memory a saved model needs at the input you "
                 "plan, read from the file alone (no model code, no weights loaded).",
@@ -134,10 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     gates = p.add_argument_group("gates", "what makes the exit code 1")
     gates.add_argument("--budget", type=_arg(parse_size), metavar="SIZE",
                        help="bytes each artifact may need, e.g. 8GiB, 500MB "
-                            "(B, KB, MB, GB, KiB, MiB, GiB)")
+                            "(B, KB, MB, GB, KiB, MiB, GiB); a count for --metric macs, "
+                            "e.g. 10G (K, M, G, T, Ki, Mi, Gi, Ti)")
     gates.add_argument("--metric", choices=tuple(METRICS), type=_arg(parse_metric),
                        help="the figure --budget limits: total (param bytes + feature maps, "
-                            "default), inference (peak), training, params (param bytes)")
+                            "default), inference (peak), training, params (param bytes), macs "
+                            "(multiply-accumulates)")
     gates.add_argument("--fail-on", action="append", type=_arg(parse_codes),
                        metavar="CODE[,CODE...]",
                        help="finding codes that fail the run, e.g. int32-param-overflow,"
@@ -146,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=tuple(FORMATS), help="default: table")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    out.add_argument("--split", action="store_true",
+                     help="with -o FOLDER: one file per artifact, each as if named on its own "
+                          "(--format markdown: one pull-request comment each)")
+    out.add_argument("--layers", type=_arg(parse_layers), metavar="all|top:N|none",
+                     help="per-layer rows of the table, Markdown and HTML: every layer, the N "
+                          "with the most activation bytes, or none (default: the table shows "
+                          "every layer up to 60, else the top 20; Markdown drops rows only to "
+                          "stay under 65,536 characters)")
 
     run = p.add_argument_group("running")
     run.add_argument("-j", "--jobs", type=_positive_int,
@@ -174,6 +185,36 @@ def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             if getattr(args, a.dest, None) is not None}
 
 
+def _write_split(audit, args: argparse.Namespace) -> int:
+    """``--split -o FOLDER``: the files, the notices, the exit code."""
+    from .render import split
+    from .render.notices import notices
+
+    if not args.output:
+        raise BadArguments("--split needs -o FOLDER, the folder to write one file per "
+                           "artifact into")
+    try:
+        os.makedirs(args.output, exist_ok=True)
+        for name, text in split(audit, args.format, _render_options(args)):
+            with open(os.path.join(args.output, name), "w", encoding="utf-8") as fh:
+                fh.write(text)
+    except OSError as exc:
+        raise MemscanError(f"{args.output}: cannot write ({exc.strerror})") from None
+    for line in notices(audit, verbose=args.verbose):
+        print(line, file=sys.stderr)
+    if audit.errors:
+        return EXIT_UNUSABLE
+    return EXIT_TRIPPED if audit.tripped else EXIT_OK
+
+
+def _render_options(args: argparse.Namespace):
+    """Layout only: the width to fit (COLUMNS, or the terminal's when writing to one)."""
+    from .render.options import LayerSelection, Options, terminal_width
+
+    return Options(width=terminal_width(None if args.output else sys.stdout),
+                   layers=args.layers or LayerSelection())
+
+
 def _nothing_found(audit) -> str:
     skipped = audit.skipped
     if not skipped:
@@ -188,7 +229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    from .budget import Gate, check_metric
+    from .budget import Gate, check_metric, check_units
     from .orchestrate import run_audit
     from .render import render_audit
     from .render.notices import notices
@@ -207,6 +248,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error("give a model file or folder (or inputs in [tool.memscan])")
         if args.budget is not None:
             check_metric(args.metric)
+            args.budget = check_units(args.metric, args.budget)
         gate = Gate(budget=args.budget, metric=args.metric,
                     fail_on=tuple(c for codes in args.fail_on or () for c in codes))
         audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
@@ -216,7 +258,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"memscan: error: {', '.join(args.paths)}: {_nothing_found(audit)}",
                   file=sys.stderr)
             return EXIT_UNUSABLE
-        text = render_audit(audit, args.format)
+        if args.split:
+            return _write_split(audit, args)
+        text = render_audit(audit, args.format, _render_options(args))
     except MemscanError as exc:
         print(f"memscan: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

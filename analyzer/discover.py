@@ -45,7 +45,7 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Discovery:
             found.artifacts.append(path)
 
     for top in paths:
-        if not os.path.isdir(top) or _detect(top):
+        if not os.path.isdir(top) or _detect(top) or known_folder(top):
             add(top)
             continue
         for path, reason in _walk(top, exclude):
@@ -79,6 +79,8 @@ def _walk(top: str, exclude: Sequence[str]):
                 yield path, "hidden folder, not entered"
             elif _detect(path):
                 yield path, None
+            elif known_folder(path):  # a Core ML package: said once, not walked
+                yield path, known_folder_reason(path)
             else:
                 keep.append(d)
         dirs[:] = keep
@@ -99,6 +101,19 @@ def _walk(top: str, exclude: Sequence[str]):
             yield path, None
     for err in unlisted:
         yield str(err.filename), f"folder cannot be listed ({err.strerror})"
+
+
+def known_folder(path: str) -> bool:
+    """A folder that is a model of a format memscan knows but does not read."""
+    from .formats.unsupported import identify
+
+    return identify(path, b"") is not None
+
+
+def known_folder_reason(path: str) -> str:
+    from .formats.unsupported import reason
+
+    return reason(path, b"")
 
 
 def _detect(path: str) -> bool:

@@ -48,3 +48,15 @@ class TfGraph:
     dtypes: Mapping[str, str]
     #: Traced op name -> its report row.
     row_of: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TfliteModel:
+    """What the TFLite engine needs besides the graph's nodes: shapes that never change
+    (constants, variable tensors), the values of small integer constants, and the shapes the
+    file stores for every activation (valid at the stored input only)."""
+
+    constants: Mapping[str, Shape] = field(default_factory=dict)
+    values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    stored: Mapping[str, Shape] = field(default_factory=dict)
+    stored_inputs: Mapping[str, Shape] = field(default_factory=dict)

@@ -37,3 +37,8 @@ def typed_first_line(exc: BaseException, limit: int = FIRST_LINE_LIMIT) -> str:
     text = first_line(exc, limit)
     name = type(exc).__name__
     return name if text == name else f"{name}: {text}"
+
+
+class MissingExtra(MemscanError):
+    """The artifact needs an optional dependency that is not installed (TensorFlow for a
+    graph-only SavedModel); the message names the pip command that installs it."""

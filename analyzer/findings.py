@@ -162,6 +162,15 @@ class Code(_StrEnum):
         "unshaped-tensors", Severity.WARNING,
         "tensors neither engine could shape at this input; their bytes are left out",
         "analyzer/shapes/engines/onnx_engine.py")
+    # ---- TFLite reader
+    TFLITE_SUBGRAPHS = (
+        "tflite-subgraphs", Severity.INFO,
+        "the .tflite model has several subgraphs; the signature's (or the first) is analysed",
+        "analyzer/formats/tflite.py")
+    TFLITE_QUANTIZED = (
+        "tflite-quantized", Severity.INFO,
+        "quantized tensors: param bytes are their stored integer bytes (scales not counted)",
+        "analyzer/formats/tflite.py")
     INCOMPLETE_SHAPES = (
         "incomplete-shapes", Severity.WARNING,
         "some tensor has no shape at this input: every activation figure is a lower bound (≥)",

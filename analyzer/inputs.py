@@ -156,7 +156,7 @@ def _apply(spec: TensorSpec, arg: Optional[InputArg], batch: Optional[int], batc
             + ("" if batch is not None else " (leave out the batch only with --batch)"),
             path or None)
     for i, (want, got) in enumerate(zip(stored, shape)):
-        if want is not None and want != got:
+        if want is not None and want != got and not spec.resizable:
             raise BadArguments(
                 f"input {spec.name!r} fixes dim {i} at {want}, expected layout {_layout(spec)}; "
                 f"--input gave {','.join(map(str, shape))}", path or None)

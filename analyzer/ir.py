@@ -75,6 +75,9 @@ class TensorSpec:
     #: False when the file states no shape at all (ONNX tensor type without ``shape``):
     #: ``shape`` is then empty and the rank must come from ``--input``.
     rank_known: bool = True
+    #: True when ``shape`` is only the stored default and every dim may be restated with
+    #: ``--input`` (TFLite: the interpreter's resize_tensor_input takes any dims).
+    resizable: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class ReaderFinding:
 
 
 #: Op vocabularies (``Graph.dialect``): the same op name means different things in two of them.
-KERAS, ONNX, TF_GRAPH = "keras", "onnx", "tf-graph"
+KERAS, ONNX, TF_GRAPH, TFLITE = "keras", "onnx", "tf-graph", "tflite"
 
 
 @dataclass(frozen=True)

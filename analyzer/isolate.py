@@ -125,7 +125,8 @@ def _run_spawned(request: dict, timeout: float) -> Union[Any, MemscanError]:
     env["MEMSCAN_RESULT_FD"] = str(write_fd)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from analyzer.isolate import _child_main; _child_main()"],
+            [sys.executable, "-c",
+             f"from {__package__}.isolate import _child_main; _child_main()"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(write_fd,), env=env, close_fds=True)
     except OSError as exc:

@@ -28,9 +28,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional, Sequence
 
-from . import onnxruntime_plan
+from . import onnxruntime_plan, tflite_plan
 from .dtypes import DtypePlan
-from .ir import KERAS, ONNX, TF_GRAPH, Graph, Node, dtype_bytes
+from .ir import KERAS, ONNX, TF_GRAPH, TFLITE, Graph, Node, dtype_bytes
 from .runtime_model import (FILE_ORDER, Buffer, Placement, Planner, RuntimeModel, Step,
                             arena_top, greedy_placements, lifetimes)
 from .shapes.infer import GraphInference
@@ -42,6 +42,7 @@ RUNTIME_MODELS: dict[str, RuntimeModel] = {
     KERAS: FILE_ORDER,
     TF_GRAPH: FILE_ORDER,
     ONNX: onnxruntime_plan.ONNXRUNTIME,
+    TFLITE: tflite_plan.TFLITE,
 }
 
 

@@ -30,6 +30,16 @@ class InputInfo:
 
 
 @dataclass
+class OutputInfo:
+    """One graph output at the stated input: its tensor name, shape (None: unknown) and
+    activation dtype (after a ``--dtype`` what-if)."""
+
+    name: str
+    shape: ShapeList
+    dtype: str
+
+
+@dataclass
 class LayerRow:
     name: str
     type: str
@@ -51,6 +61,9 @@ class LayerRow:
     live_bytes_after: Optional[int] = None
     #: The most activation bytes alive while this layer runs (inputs, outputs, all held).
     live_bytes_peak: Optional[int] = None
+    #: Multiply-accumulates of the layer at this input (analyzer/macs.py's convention);
+    #: None when a shape it needs is unknown.
+    macs: Optional[int] = None
 
 
 @dataclass
@@ -95,6 +108,10 @@ class Totals:
     #: Stored index data (int64/int32/bool/string shape vectors, indices), initializer or
     #: Constant node alike: not params, not feature maps.
     index_data_bytes: int = 0
+    #: Multiply-accumulates of every layer with a known count (at least, when
+    #: layers_with_unknown_macs > 0).
+    macs: int = 0
+    layers_with_unknown_macs: int = 0
     #: False when some tensor has no shape at this input: every activation figure above
     #: (feature maps, total, peaks, arena, training) leaves it out and is a lower bound.
     complete: bool = True
@@ -129,6 +146,8 @@ class Report:
     #: What-if settings in force: activation dtype and weights dtype overrides (None: as
     #: stored), optimizer of the training estimate.
     settings: dict[str, Any] = field(default_factory=dict)
+    #: The graph's outputs, in the file's order.
+    outputs: list[OutputInfo] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +155,7 @@ class Report:
             "model": asdict(self.model),
             "batch": self.batch,
             "inputs": [asdict(i) for i in self.inputs],
+            "outputs": [asdict(o) for o in self.outputs],
             "layers": [asdict(r) for r in self.layers],
             "totals": asdict(self.totals),
             "findings": [f.to_dict() for f in self.findings],

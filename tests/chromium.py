@@ -7,6 +7,7 @@ JavaScript expression evaluated after the load event.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -83,12 +84,13 @@ class _Pipe:
 
 
 def open_page(chromium: str, page: Path, expression: str, timeout: float = 60,
-              window: str = "1200,900") -> PageResult:
-    """Load ``page`` and evaluate ``expression`` (returning a JSON-able value) once loaded."""
+              window: str = "1200,900", screenshot: Optional[Path] = None) -> PageResult:
+    """Load ``page`` and evaluate ``expression`` (returning a JSON-able value) once loaded;
+    then, if asked, save what the window shows as a PNG at ``screenshot``."""
     to_chrome_r, to_chrome_w = os.pipe()
     from_chrome_r, from_chrome_w = os.pipe()
     profile = tempfile.mkdtemp(prefix="memscan-chromium-")
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--disable-background-networking", "--disable-extensions", "--disable-sync",
             "--no-first-run", "--no-default-browser-check", "--disable-component-update",
             "--disable-default-apps", "--mute-audio", f"--user-data-dir={profile}",
@@ -115,6 +117,10 @@ def open_page(chromium: str, page: Path, expression: str, timeout: float = 60,
         if "exceptionDetails" in value:
             raise RuntimeError(f"evaluating the check failed: {value['exceptionDetails']}")
         result.value = value["result"].get("value")
+        if screenshot is not None:
+            shot = pipe.send("Page.captureScreenshot", {"format": "png"}, session=session,
+                             timeout=timeout)
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
         for e in pipe.events:
             method, params = e.get("method"), e.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):

@@ -20,6 +20,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.pop("MEMSCAN_DEBUG", None)
+    full_env.pop("COLUMNS", None)  # output as to a pipe (xdist workers set COLUMNS)
     if env:
         full_env.update(env)
     return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,

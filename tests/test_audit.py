@@ -116,7 +116,7 @@ def test_memory_model_metrics_read_their_totals(metric: str, key: str) -> None:
 
 
 @pytest.mark.parametrize("budget, message", [
-    ("8G", "unknown unit 'G'"), ("eight", "expected a number and a unit"),
+    ("8G", "is a count; --metric total is bytes"), ("eight", "expected a number and a unit"),
     ("0.5B", "not a whole number of bytes"), ("0GiB", "more than 0 bytes"),
     ("1.5 PB", "unknown unit"),
 ])
@@ -189,7 +189,7 @@ def test_unreadable_artifact_among_good_ones_exits_2_and_reports_the_good(models
     assert {s["path"]: s["reason"] for s in data["skipped"]} == {
         str(models / ".git"): "hidden folder, not entered",
         str(models / "README.txt"): "not a model memscan can read (expected Keras .h5/.keras, "
-                                    "SavedModel or ONNX)"}
+                                    "SavedModel, ONNX or TFLite)"}
     lines = _stderr_lines(proc)
     assert sum(line.startswith("memscan: error: ") for line in lines) == 2
     assert any("broken.h5" in line for line in lines)
@@ -237,7 +237,7 @@ def test_a_folder_without_models_is_an_error(tmp_path: Path) -> None:
     assert _stderr_lines(proc) == [
         f"memscan: error: {tmp_path}: no model memscan can read in this folder (1 entries "
         f"skipped: {tmp_path / 'notes.md'}: not a model memscan can read (expected Keras "
-        ".h5/.keras, SavedModel or ONNX))"]
+        ".h5/.keras, SavedModel, ONNX or TFLite))"]
 
 
 def test_progress_bar_only_on_a_terminal(models: Path) -> None:
@@ -299,9 +299,9 @@ def test_pyproject_mistakes_are_one_line_exit_2(tmp_path: Path) -> None:
     py.write_text('[tool.memscan]\nmetric = "peak"\n')
     [line] = _stderr_lines(run_cli(VGG, cwd=tmp_path))
     assert str(py) in line and "invalid choice: 'peak'" in line
-    py.write_text('[tool.memscan]\nbudget = "8G"\n')
+    py.write_text('[tool.memscan]\nbudget = "8Q"\n')
     [line] = _stderr_lines(run_cli(VGG, cwd=tmp_path))
-    assert str(py) in line and "unknown unit 'G'" in line
+    assert str(py) in line and "unknown unit 'Q'" in line
     py.write_text("[tool.memscan\n")
     proc = run_cli(VGG, cwd=tmp_path)
     assert proc.returncode == 2 and str(py) in proc.stderr and "cannot read it" in proc.stderr
@@ -330,8 +330,9 @@ def test_markdown_summary_and_collapsed_layer_tables() -> None:
     md = proc.stdout
     header = "| artifact | format | params | param MiB | feature maps MiB | total MiB |"
     assert header in md
-    assert (f"| {VGG} | keras-h5 | 2,183,080,744 | 8,327.79 | 1,216.04 | 9,543.83 | 8,851.79 | "
-            "34,525.20 | over by 1.32 GiB") in md
+    # ... activation peak, arena, inference peak, training
+    assert (f"| {VGG} | keras-h5 | 2,183,080,744 | 8,327.79 | 1,216.04 | 9,543.83 | 524.00 | "
+            "524.00 | 8,851.79 | 34,525.20 | 322.88 G | over by 1.32 GiB") in md
     assert md.count("<details><summary>Per-layer table") == 2 and md.count("</details>") == 2
     assert "| 23 | predictions | Dense | (1, 1000) |" in md
     assert "FAILED: over budget" in md
@@ -380,7 +381,7 @@ def test_html_is_well_formed_and_self_contained(tmp_path: Path) -> None:
             assert value is None or value.startswith(("#", "data:")), (tag, attrs)
     assert sum(1 for t, a in checker.tags if t == "svg" and "chart" in a.get("class", "")) == 2
     assert "FAILED: " in page and "junk.h5" in page and "unusable" in page
-    assert 'data-curve="live"' in page and "live memory after each layer" in page
+    assert 'data-curve="live"' in page and "live memory during each layer" in page
 
 
 def test_help_and_version() -> None:

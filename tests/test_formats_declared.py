@@ -24,19 +24,20 @@ def read(path):
 '''
 
 
-def test_the_four_formats_are_declared_in_detection_order() -> None:
-    assert list(formats.FORMATS) == ["keras-h5", "savedmodel", "onnx", "keras-zip"]
+def test_the_five_formats_are_declared_in_detection_order() -> None:
+    assert list(formats.FORMATS) == ["keras-h5", "savedmodel", "onnx", "keras-zip", "tflite"]
     for fmt in formats.FORMATS.values():
-        assert callable(importlib.import_module(fmt.reader).read)
-        assert set(fmt.dialects) <= {"keras", "onnx", "tf-graph"}
-    assert sorted(formats.model_suffixes()) == [".h5", ".hdf5", ".keras", ".onnx"]
+        assert callable(importlib.import_module(fmt.reader, formats.__name__).read)
+        assert set(fmt.dialects) <= {"keras", "onnx", "tf-graph", "tflite"}
+    assert sorted(formats.model_suffixes()) == [".h5", ".hdf5", ".keras", ".onnx", ".tflite"]
 
 
 def test_detected_kinds_are_the_declared_ones() -> None:
     for path, kind in [(FIXTURES / "keras3" / "vgg16.h5", "keras-h5"),
                        (FIXTURES / "keras_zip" / "seq_mix.keras", "keras-zip"),
                        (FIXTURES / "onnx" / "keras_export.onnx", "onnx"),
-                       (FIXTURES / "savedmodel" / "vgg16_tfk", "savedmodel")]:
+                       (FIXTURES / "savedmodel" / "vgg16_tfk", "savedmodel"),
+                       (FIXTURES / "tflite" / "cnn_int8.tflite", "tflite")]:
         assert formats.detect(str(path)) == kind
         assert formats.load(str(path)).dialect in formats.FORMATS[kind].dialects
 
@@ -64,7 +65,7 @@ def test_a_format_is_one_module_and_one_declaration(toy_format: Path) -> None:
     found = discover([str(folder)])
     assert found.artifacts == [str(folder / "a.toy"), str(folder / "broken.toy")]
     assert [s.path for s in found.skipped] == [str(folder / "notes.txt")]
-    with pytest.raises(UnreadableArtifact, match=r"SavedModel, ONNX or Toy\)"):
+    with pytest.raises(UnreadableArtifact, match=r"SavedModel, ONNX, TFLite or Toy\)"):
         formats.detect(str(folder / "notes.txt"))
 
 

@@ -45,16 +45,16 @@ def test_a_worker_that_dies_takes_only_its_artifact_down(tmp_path: Path, monkeyp
 def test_html_draws_live_memory_when_rows_carry_it() -> None:
     report = analyse(str(FIXTURES / "keras3" / "vgg16.h5"))
     page = render(report, "html")
-    assert 'data-curve="live"' in page and "live memory after each layer" in page
+    assert 'data-curve="live"' in page and "live memory during each layer" in page
     assert "not live memory" not in page
     assert "live MiB after" in page  # the per-layer table shows the column too
     assert "live MiB after" in render(report, "markdown")
     for row in report.layers:  # rows without live bytes: the honest cumulative label
-        row.live_bytes_after = None
+        row.live_bytes_after = row.live_bytes_peak = None
     page = render(report, "html")
     assert 'data-curve="cumulative"' in page and "not live memory" in page
     for i, row in enumerate(report.layers):
-        row.live_bytes_after = (i + 1) * 2**20 if i != 5 else None  # one unknown: a gap
+        row.live_bytes_peak = (i + 1) * 2**20 if i != 5 else None  # one unknown: a gap
     page = render(report, "html")
     assert 'data-curve="live"' in page
     assert page.count("<polyline") == 2  # broken at the unknown value

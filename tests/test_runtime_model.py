@@ -20,7 +20,7 @@ from conftest import FIXTURES
 #: is left to test_savedmodel).
 PATHS = sorted(FIXTURES.glob("keras_zip/*.keras")) + sorted(FIXTURES.glob("onnx/*.onnx")) + \
     [p for p in sorted(FIXTURES.glob("savedmodel/*")) if p.is_dir() and
-     p.name != "resnet50_export"]
+     p.name != "resnet50_export"] + sorted(FIXTURES.glob("tflite/*.tflite"))
 
 
 def overlaps(placements: list[Placement]) -> list[tuple[str, str]]:

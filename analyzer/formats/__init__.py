@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UnreadableArtifact
-from ..ir import KERAS, ONNX, TF_GRAPH, Graph
+from ..ir import KERAS, ONNX, TF_GRAPH, TFLITE, Graph
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
+#: A TFLite flatbuffer's file identifier, at bytes 4..8.
+TFLITE_IDENTIFIER = b"TFL3"
 
 #: A detector looks at a path and its first 64 bytes (b"" for a folder) and says whether it
 #: is its format. It must be cheap and must not import the reader.
@@ -34,6 +36,8 @@ class Format:
     #: The kind, as reports name it (``model.format``) and errors/README speak of it.
     kind: str
     #: Module implementing ``read(path[, **options]) -> Graph``; imported only when needed.
+    #: Relative to this package (installed as memscan.formats, analyzer.formats in the
+    #: repository) or absolute.
     reader: str
     #: Says whether a path is this format (tried in declaration order; first wins).
     detect: Detector
@@ -62,14 +66,14 @@ def declare(kind: str, *, reader: str, suffixes: tuple[str, ...], dialects: tupl
     return register
 
 
-@declare("keras-h5", reader="analyzer.formats.keras_h5", suffixes=(".h5", ".hdf5"),
+@declare("keras-h5", reader=".keras_h5", suffixes=(".h5", ".hdf5"),
          dialects=(KERAS,), label="Keras .h5")
 def _hdf5(path: str, head: bytes) -> bool:
     # HDF5's superblock may also sit at 512, 1024, 2048... (user block); Keras never uses one.
     return head.startswith(HDF5_MAGIC)
 
 
-@declare("savedmodel", reader="analyzer.formats.savedmodel", suffixes=(),
+@declare("savedmodel", reader=".savedmodel", suffixes=(),
          dialects=(KERAS, TF_GRAPH), label="SavedModel")
 def _savedmodel(path: str, head: bytes) -> bool:
     # The folder, or its saved_model.pb / saved_model.pbtxt.
@@ -78,18 +82,19 @@ def _savedmodel(path: str, head: bytes) -> bool:
     return bool(saved_model_dir(path))
 
 
-@declare("onnx", reader="analyzer.formats.onnx_reader", suffixes=(".onnx",),
+@declare("onnx", reader=".onnx_reader", suffixes=(".onnx",),
          dialects=(ONNX,), label="ONNX")
 def _onnx(path: str, head: bytes) -> bool:
     # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
     # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
-    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)):
+    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)) or \
+            head[4:8] == TFLITE_IDENTIFIER:
         return False
     from .onnx_wire import looks_like_model
     return bool(looks_like_model(path))
 
 
-@declare("keras-zip", reader="analyzer.formats.keras_zip", suffixes=(".keras",),
+@declare("keras-zip", reader=".keras_zip", suffixes=(".keras",),
          dialects=(KERAS,), label="Keras .keras")
 def _keras_zip(path: str, head: bytes) -> bool:
     """A zip with a config.json member: Keras 3's native .keras format."""
@@ -101,6 +106,13 @@ def _keras_zip(path: str, head: bytes) -> bool:
             return "config.json" in zf.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
+
+
+@declare("tflite", reader=".tflite", suffixes=(".tflite",),
+         dialects=(TFLITE,), label="TFLite")
+def _tflite(path: str, head: bytes) -> bool:
+    # A flatbuffer whose file identifier (bytes 4..8) is TFLite's "TFL3".
+    return os.path.isfile(path) and head[4:8] == TFLITE_IDENTIFIER
 
 
 def model_suffixes() -> tuple[str, ...]:
@@ -124,9 +136,11 @@ def detect(path: str) -> str:
     for fmt in FORMATS.values():
         if fmt.detect(path, head):
             return fmt.kind
-    if os.path.isdir(path):
+    from .unsupported import identify, reason
+
+    if os.path.isdir(path) and identify(path, head) is None:
         raise UnreadableArtifact("folder holds no model memscan can read", path)
-    raise UnreadableArtifact(f"not a model memscan can read (expected {_expected()})", path)
+    raise UnreadableArtifact(reason(path, head, _expected()), path)
 
 
 def _expected() -> str:
@@ -149,6 +163,6 @@ def load(path: str, **options: object) -> Graph:
     (None) options are not passed, so readers without options keep ``read(path)``.
     """
     kind = detect(path)
-    module = importlib.import_module(FORMATS[kind].reader)
+    module = importlib.import_module(FORMATS[kind].reader, __package__)
     given = {k: v for k, v in options.items() if v is not None}
     return module.read(path, **given) if given else module.read(path)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ..engine_inputs import TfGraph
-from ..errors import BadArguments, UnreadableArtifact, first_line
+from ..errors import BadArguments, MissingExtra, UnreadableArtifact, first_line
 from ..ir import TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
@@ -299,9 +299,10 @@ def import_tensorflow(path: str) -> Any:
             try:
                 import tensorflow as tf  # the one place memscan imports TensorFlow
             except ImportError as exc:
-                raise UnreadableArtifact(
+                raise MissingExtra(
                     "a graph-only SavedModel needs TensorFlow to shape its graph, and it "
-                    f"cannot be imported ({exc})", path) from None
+                    f"cannot be imported ({exc}); install it: pip install "
+                    "'memscan[savedmodel]'", path) from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)

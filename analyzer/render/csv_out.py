@@ -10,16 +10,12 @@ import json
 from typing import Any
 
 from ..audit import Audit
-from ..report import LayerRow, Report
+from ..report import LayerRow
+from .options import Options
 
 
-def render(report: Report) -> str:
-    from ..audit import single
-
-    return render_audit(single(report))
-
-
-def render_audit(audit: Audit) -> str:
+def render_audit(audit: Audit, options: Options = Options()) -> str:
+    """Every row whatever the options say: CSV is data, not a view."""
     keys = [f.name for f in dataclasses.fields(LayerRow)]
     for rep in audit.reports:  # keys a row subclass or a later version adds
         for r in rep.layers:

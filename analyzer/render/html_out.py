@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from html import escape
 
-from .. import __version__
+from .._version import __version__
 from ..audit import ArtifactResult, Audit
 from ..report import Report
-from . import layers
-from .summary import OPTIONAL_TOTALS, rows
+from . import layers, totals
+from .options import LayerSelection, Options
+from .summary import rows
 from .svgchart import chart
-from .units import at_least, mib, unshaped_line
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -27,16 +27,11 @@ code{background:#f3f3f3;padding:0 .2rem;border-radius:3px}
 figure{margin:.5rem 0}figcaption{color:#555;font-size:.9em}
 svg.chart{max-width:100%;height:auto;font:11px system-ui,sans-serif}
 svg .axis,svg .legend{font-size:12px}svg .tick{font-size:10px;fill-opacity:.9}
+#summary{overflow-x:auto}
 """
 
 
-def render(report: Report) -> str:
-    from ..audit import single
-
-    return render_audit(single(report))
-
-
-def render_audit(audit: Audit) -> str:
+def render_audit(audit: Audit, options: Options = Options()) -> str:
     n = len(audit.results)
     title = ("memscan: " + audit.results[0].path) if n == 1 else f"memscan: {n} artifacts"
     out = ['<!DOCTYPE html>', '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -51,7 +46,7 @@ def render_audit(audit: Audit) -> str:
               else "") + "</p>", "</header>"]
     out += _summary(audit)
     for i, r in enumerate(audit.results, 1):
-        out += _artifact(r, i, open_table=n == 1)
+        out += _artifact(r, i, open_table=n == 1, selection=options.layers)
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -68,7 +63,8 @@ def _summary(audit: Audit) -> list[str]:
     return out + ["</section>"]
 
 
-def _artifact(r: ArtifactResult, i: int, open_table: bool) -> list[str]:
+def _artifact(r: ArtifactResult, i: int, open_table: bool,
+              selection: LayerSelection = LayerSelection()) -> list[str]:
     out = [f'<section class="artifact" id="artifact-{i}">', f"<h2>{escape(r.path)}</h2>"]
     if r.report is None:
         assert r.error is not None
@@ -98,35 +94,28 @@ def _artifact(r: ArtifactResult, i: int, open_table: bool) -> list[str]:
             chart(rep, f"chart-{i}"), "<figcaption>Bars: bytes of each layer's outputs (batch "
             "included); hover a bar for its layer. Line: see the legend. Layers in execution "
             "order, as in the table below.</figcaption>", "</figure>"]
-    headers, body, numeric = layers.table(rep)
-    out += [f"<details{' open' if open_table else ''}><summary>Per-layer table "
-            f"({len(rep.layers)} rows)</summary>", _table(headers, body, numeric), "</details>",
-            "</section>"]
-    return out
+    # A page holds every row unless --layers asks for fewer ("auto" is for terminals).
+    n = selection.top_n(len(rep.layers)) if selection.mode != "auto" else None
+    shown = layers.largest(rep, n) if n is not None else list(range(len(rep.layers)))
+    note = layers.hidden_note(rep, shown)
+    if shown:
+        headers, body, numeric = layers.table(rep, shown)
+        out += [f"<details{' open' if open_table else ''}><summary>Per-layer table "
+                f"({len(shown)} of {len(rep.layers)} rows)</summary>",
+                *([f'<p class="meta">{escape(note)}</p>'] if note else []),
+                _table(headers, body, numeric), "</details>"]
+    elif note:
+        out.append(f'<p class="meta">{escape(note)}</p>')
+    return out + ["</section>"]
 
 
 def _totals(rep: Report) -> str:
-    t = rep.totals
-    items = [("params needed at this input", f"{t.params:,}"),
-             ("params stored in the file", f"{t.stored_params:,}"),
-             ("param memory", f"{mib(t.param_bytes)} MiB ({t.param_bytes:,} bytes)"),
-             ("feature maps (every layer's output, input included)",
-              at_least(f"{mib(t.feature_map_bytes)} MiB ({t.feature_map_bytes:,} bytes)",
-                       t.complete)),
-             ("total (param memory + feature maps)",
-              at_least(f"{mib(t.total_bytes)} MiB ({t.total_bytes:,} bytes)", t.complete))]
-    for key, title in OPTIONAL_TOTALS.items():
-        v = getattr(t, key, None)
-        if v is not None:
-            items.append((title.replace(" MiB", ""),
-                          at_least(f"{mib(v)} MiB ({v:,} bytes)", t.complete)))
-    if unshaped_line(t):
-        items.append(("tensors of unknown size (figures marked ≥ leave them out)",
-                      str(t.unshaped_tensors)))
-    if t.layers_with_unknown_shapes:
-        items.append(("layers of unknown size (not in the sums)",
-                      str(t.layers_with_unknown_shapes)))
-    return _table(["figure", "value"], [[a, b] for a, b in items], [False, True])
+    """Every figure the text table's totals show, with what it means."""
+    rows = [list(r) for r in totals.rows(rep)]
+    if totals.note(rep):
+        rows.append(["tensors of unknown size", str(rep.totals.unshaped_tensors),
+                     totals.note(rep)])
+    return _table(["figure", "value", "what it is"], rows, [False, True, False])
 
 
 def _table(headers: list[str], body: list[list[str]], numeric: list[bool],

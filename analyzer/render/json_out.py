@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..report import Report
+from .options import Options
 
 if TYPE_CHECKING:
     from ..audit import Audit
 
 
-def render(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
-
-
-def render_audit(audit: "Audit") -> str:
+def render_audit(audit: "Audit", options: Options = Options()) -> str:
+    """Every row whatever the options say: JSON is data, not a view."""
     if audit.single:
-        return render(audit.results[0].report)  # type: ignore[arg-type]
+        return json.dumps(audit.results[0].to_dict(), indent=2) + "\n"
     return json.dumps(audit.to_dict(), indent=2) + "\n"

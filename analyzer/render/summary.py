@@ -5,16 +5,19 @@ Cells are formatted strings; every number comes from the report or the gate resu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from ..audit import Audit, ArtifactResult
 from ..report import Report
-from .units import at_least, mib
+from .fit import Col
+from .units import at_least, macs, mib
 
-#: Optional totals other parts of memscan may fill: key -> column title.
+#: Totals from the memory model: key -> (column title, short title, drop priority).
 OPTIONAL_TOTALS = {
-    "inference_peak_bytes": "inference peak MiB",
-    "training_bytes": "training MiB",
+    "activation_peak_bytes": ("activation peak MiB", "peak MiB", None),
+    "arena_bytes": ("arena MiB", "arena", 4),
+    "inference_peak_bytes": ("inference peak MiB", "infer MiB", 3),
+    "training_bytes": ("training MiB", "train MiB", 2),
 }
 
 
@@ -23,29 +26,42 @@ class Column:
     title: str
     cell: Callable[[ArtifactResult], str]
     numeric: bool = False
+    #: Narrow text tables: the short title, the drop priority (lowest first, None: kept),
+    #: and whether long text may be cut (keeping its end).
+    short: str = ""
+    drop: Optional[int] = None
+    cut: bool = False
 
 
 def columns(audit: Audit) -> list[Column]:
     cols = [
-        Column("artifact", lambda r: r.path),
-        Column("format", lambda r: r.report.model.format if r.report else "-"),
-        Column("params", _rep(lambda rep: f"{rep.totals.params:,}"), True),
-        Column("param MiB", _rep(lambda rep: mib(rep.totals.param_bytes)), True),
+        Column("artifact", lambda r: r.path, cut=True),
+        Column("format", lambda r: r.report.model.format if r.report else "-", drop=1),
+        Column("params", _rep(lambda rep: f"{rep.totals.params:,}"), True, drop=6),
+        Column("param MiB", _rep(lambda rep: mib(rep.totals.param_bytes)), True, "par MiB", 5),
         Column("feature maps MiB", _rep(lambda rep: _floor(rep, rep.totals.feature_map_bytes)),
-               True),
+               True, "fmaps MiB", 0),
         Column("total MiB", _rep(lambda rep: _floor(rep, rep.totals.total_bytes)), True),
     ]
-    for key, title in OPTIONAL_TOTALS.items():
+    for key, (title, short, drop) in OPTIONAL_TOTALS.items():
         if any(getattr(rep.totals, key, None) is not None for rep in audit.reports):
             cols.append(Column(title, _rep(lambda rep, k=key: _floor(rep, getattr(rep.totals, k,
                                                                                     None))),
-                               True))
+                               True, short, drop))
+    cols.append(Column("MACs", _rep(macs_cell), True, drop=0))
     if audit.gate.budget is not None:
         cols.append(Column(f"budget ({audit.gate.metric} ≤ {audit.gate.budget.label})",
-                           lambda r: budget_cell(r, audit)))
-    cols += [Column("findings", lambda r: findings_cell(r.report) if r.report else "-"),
+                           lambda r: budget_cell(r, audit), short="budget"))
+    cols += [Column("findings", lambda r: findings_cell(r.report) if r.report else "-",
+                    drop=7),
              Column("status", status_cell)]
     return cols
+
+
+def text_columns(audit: Audit) -> list[Col]:
+    """The summary as columns a text table can narrow."""
+    return [Col(c.title, [c.cell(r) for r in audit.results], c.numeric, c.short, c.drop,
+                (40, 16) if c.cut else None, cut_front=c.cut) for c in columns(audit)]
 
 
 def rows(audit: Audit) -> tuple[list[str], list[list[str]], list[bool]]:
@@ -61,6 +77,11 @@ def _floor(rep: Report, nbytes) -> str:
 
 def _rep(fn: Callable[[Report], str]) -> Callable[[ArtifactResult], str]:
     return lambda r: fn(r.report) if r.report is not None else "-"
+
+
+def macs_cell(rep: Report) -> str:
+    """Total MACs; ``≥`` when some layer's count is unknown."""
+    return ("≥ " if rep.totals.layers_with_unknown_macs else "") + macs(rep.totals.macs)
 
 
 def budget_cell(r: ArtifactResult, audit: Audit) -> str:

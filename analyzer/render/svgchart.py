@@ -1,8 +1,9 @@
 """An inline SVG chart: activation bytes per layer as bars, and a memory curve over the
 execution order as a line on its own axis. No script: hovering a bar shows its <title>.
 
-The curve is the memory model's live bytes after each layer (``live_bytes_after`` on the
-rows) when the report has them; otherwise the running sum of the bars, labelled as what it
+The curve is the memory model's live bytes while each layer runs (``live_bytes_peak`` on the
+rows: its inputs, outputs and everything still held), so its highest point is the activation
+peak, marked with its value and layer; failing that, live bytes after each layer; otherwise the running sum of the bars, labelled as what it
 is (the feature-map sum so far, an upper bound that frees nothing), never as live memory.
 """
 from __future__ import annotations
@@ -21,7 +22,10 @@ LEFT, RIGHT, TOP, BOTTOM = 84, 92, 44, 64
 
 def curve_of(report: Report) -> tuple[list[Optional[int]], str, bool]:
     """(values, legend, is_live): live bytes per row if present, else the running sum."""
-    live = [getattr(r, "live_bytes_after", None) for r in report.layers]
+    during = [r.live_bytes_peak for r in report.layers]
+    if any(v is not None for v in during):
+        return during, "live memory during each layer (memory model)", True
+    live = [r.live_bytes_after for r in report.layers]
     if any(v is not None for v in live):
         return live, "live memory after each layer (memory model)", True
     running, acc = [], 0
@@ -102,6 +106,7 @@ def chart(report: Report, chart_id: str = "chart") -> str:
             out.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{CURVE}" '
                        'stroke-width="2"/>')
     out.append('</g>')
+    out += _peak_marker(report, curve, step, ph, cmax) if live else []
     # legend
     out.append(f'<rect x="{LEFT}" y="12" width="12" height="12" fill="{BAR}"/>'
                f'<text x="{LEFT + 18}" y="22" class="legend">activation MiB of each layer\'s '
@@ -111,6 +116,26 @@ def chart(report: Report, chart_id: str = "chart") -> str:
                f'{escape(legend)} (right axis)</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _peak_marker(report: Report, curve: list[Optional[int]], step: float, ph: float,
+                 cmax: float) -> list[str]:
+    """A dot and a label on the curve's highest point: the activation peak and its layer."""
+    known = [(c, i) for i, c in enumerate(curve) if c is not None]
+    if not known or not cmax:
+        return []
+    value, i = max(known, key=lambda ci: (ci[0], -ci[1]))
+    x = LEFT + (i + 0.5) * step
+    y = TOP + ph - value / MIB / cmax * ph
+    label = f"peak {value / MIB:,.2f} MiB during {report.layers[i].name}"
+    anchor = "start" if x < LEFT + (W - LEFT - RIGHT) / 2 else "end"
+    dx = 8 if anchor == "start" else -8
+    name = escape(report.layers[i].name)
+    return [f'<g class="peak" data-peak-bytes="{value}" data-peak-layer="{name}">',
+            f'<circle cx="{x:.2f}" cy="{y:.2f}" r="4.5" fill="none" stroke="{CURVE}" '
+            'stroke-width="2"/>',
+            f'<text x="{x + dx:.2f}" y="{max(y - 8, TOP + 12):.2f}" text-anchor="{anchor}" '
+            f'class="legend" fill="{CURVE}">{escape(label)}</text>', "</g>"]
 
 
 def _nice_max(v: float) -> float:

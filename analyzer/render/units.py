@@ -22,6 +22,16 @@ def shapes_text(shapes: Sequence[Optional[Sequence[Optional[int]]]]) -> str:
     return " ".join(shape_text(s) for s in shapes) if shapes else "-"
 
 
+def macs(count: Optional[int]) -> str:
+    """A MAC count in decimal units (``15.47 G``); ``?`` when unknown."""
+    if count is None:
+        return "?"
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= size:
+            return f"{count / size:,.2f} {unit}"
+    return str(count)
+
+
 #: The mark before a figure that leaves out tensors of unknown size (a lower bound).
 AT_LEAST = "≥ "
 

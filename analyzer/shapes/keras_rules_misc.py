@@ -77,7 +77,8 @@ def resizing(call: RuleCall) -> RuleResult:
 #: tensor) and tf-keras TFOpLambda functions whose output is the inputs broadcast together.
 _ELEMENTWISE_OPS = ("Divide", "TrueDivide", "Power", "Relu", "Relu6", "Sigmoid",
                     "HardSigmoid", "HardSilu", "HardSwish", "Silu", "Swish", "Tanh", "Gelu",
-                    "Negative", "Abs", "Square", "Sqrt", "Exp", "Log", "Clip", "Where")
+                    "Negative", "Abs", "Absolute", "Square", "Sqrt", "Exp", "Log", "Clip",
+                    "Where")
 _ELEMENTWISE_TF = frozenset({
     "__operators__.add", "__operators__.sub", "__operators__.mul", "__operators__.truediv",
     "math.add", "math.subtract", "math.multiply", "math.truediv", "math.divide",

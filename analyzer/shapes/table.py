@@ -1,9 +1,9 @@
-"""The README's table of supported Keras layer classes, generated from the rule registry.
+"""The table (docs/layers.md) of supported Keras layer classes, generated from the rule registry.
 
     python -m analyzer.shapes.table            # print the Markdown block
-    python -m analyzer.shapes.table --write README.md
+    python -m analyzer.shapes.table --write docs/layers.md
 
-The block sits between two markers in the README; a test keeps it in sync with the registry.
+The block sits between two markers in docs/layers.md; a test keeps it in sync with the registry.
 """
 from __future__ import annotations
 

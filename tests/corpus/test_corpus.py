@@ -35,14 +35,10 @@ ENTRIES = {e["id"]: e for e in fetch.manifest()}
 _IF = ("If whose branch depends on a value the engines do not know (an input's value, or a "
        "shape test they do not fold): its outputs and everything after stay unshaped, although "
        "both branches give the same shapes (merging agreeing branches: follow-up)")
-_INT32_SHAPE = ("Shape -> Cast(int32) -> Slice -> Cast(int64) -> Concat feeds a Reshape: the "
-                "shape vector's value is lost through the int32 Casts, the head stays unshaped")
 _AFTER_RULE = ("the DynamicQuantizeLSTM (com.microsoft) is shaped by a rule now, but the ops "
                "after it stay unshaped: the engines run once, before rules fill in "
                "(re-running them with the rule's shapes: follow-up)")
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {
-    ("ppocr-cls", "stored"): _INT32_SHAPE,
-    ("ppocr-cls", "second"): _INT32_SHAPE,
     ("silero-vad", "stored"): _IF,
     ("silero-vad", "second"): _IF,
     ("silero-vad-op15", "stored"): _IF,

@@ -380,7 +380,7 @@ def build(root: Path) -> list[Case]:
 
 
 def _controls(c: _Corpus) -> None:
-    """One well-formed artifact per kind: tells the test which readers exist."""
+    """One well-formed artifact per kind: its reader must analyse it."""
     write_keras_h5(c.add("control-keras-h5", "model.h5", "keras-h5", OK, format="keras-h5"),
                    dense_model(), DENSE_WEIGHTS)
     shutil.copy(BASES / "base.keras", c.add("control-keras-zip", "model.keras", "keras-zip",

@@ -13,12 +13,13 @@ import importlib
 from types import ModuleType
 from typing import Mapping, Optional
 
-from ...ir import ONNX, TF_GRAPH, Graph, ReaderFinding, Shape
+from ...ir import ONNX, TF_GRAPH, TFLITE, Graph, ReaderFinding, Shape
 
 #: dialect -> engine module. Adding an engine: one module here and one line.
 ENGINES: dict[str, str] = {
     ONNX: f"{__name__}.onnx_engine",
     TF_GRAPH: f"{__name__}.tf_graph_engine",
+    TFLITE: f"{__name__}.tflite_engine",
 }
 
 
