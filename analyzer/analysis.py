@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
-from . import formats
+from . import formats, limits, sources
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
@@ -22,16 +22,25 @@ from .training import training_figures
 def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = None,
             dims: Optional[Mapping[str, int]] = None, signature: Optional[str] = None, *,
             optimizer: str = "adam", dtype: Optional[str] = None,
-            weights_dtype: Optional[str] = None) -> Report:
+            weights_dtype: Optional[str] = None, size: Optional[Sequence[int]] = None,
+            max_config_size: Optional[int] = None, max_nodes: Optional[int] = None) -> Report:
     """Analyse the artifact at ``path`` at the stated inputs. Raises MemscanError if unusable.
 
     ``signature``: the SavedModel serving signature to analyse (default serving_default).
     ``dtype``/``weights_dtype`` re-type floating activations/weights (what-if);
     ``optimizer`` (sgd, momentum, adam) sets the training estimate's optimizer state.
+    ``size`` (``--size``) sets the spatial dims of image-like inputs (inputs.sized_shape).
+    ``max_config_size``/``max_nodes`` raise or lower the bounds of analyzer/limits.py.
     """
-    graph = read(path, signature)
-    return analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
-                         weights_dtype=weights_dtype)
+    sources.reset()
+    with limits.using(config_bytes=max_config_size, nodes=max_nodes):
+        graph = read(path, signature)
+        limits.check_nodes(len(graph.nodes), path)  # whatever the format: before inference
+    report = analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
+                           weights_dtype=weights_dtype, size=size)
+    if sources.is_url(path):
+        report.model.bytes_read = sources.bytes_read()
+    return report
 
 
 def read(path: str, signature: Optional[str] = None) -> Graph:
@@ -51,12 +60,13 @@ def read(path: str, signature: Optional[str] = None) -> Graph:
 def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
                   batch: Optional[int] = None, dims: Optional[Mapping[str, int]] = None,
                   *, optimizer: str = "adam", dtype: Optional[str] = None,
-                  weights_dtype: Optional[str] = None) -> Report:
+                  weights_dtype: Optional[str] = None,
+                  size: Optional[Sequence[int]] = None) -> Report:
     plan = DtypePlan(activations=dtype, weights=weights_dtype)
     ignored = inputs_not_applicable(graph, inputs, batch, dims)
     if ignored is not None:
-        inputs, batch, dims = (), None, None
-    shapes = resolve_inputs(graph, inputs, batch, dims, path=path)
+        inputs, batch, dims, size = (), None, None, None
+    shapes = resolve_inputs(graph, inputs, batch, dims, path=path, size=size)
     inference = infer(graph, shapes)
     figures = layer_figures(inference, plan=plan) + loose_weight_figures(graph.loose_weights,
                                                                           plan)

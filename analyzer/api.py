@@ -22,13 +22,16 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from .audit import Audit
 from .budget import Gate, parse_codes, parse_size
 from .errors import BadArguments
-from .inputs import InputArg, parse_input_arg
+from .inputs import InputArg, parse_input_arg, parse_size_arg
 from .report import Report as _Report
 
 #: What ``input=`` accepts: dims without the batch as a tuple ``(1024, 1024, 3)`` or a
 #: string ``"1024,1024,3"`` (``"image=1024,1024,3"`` names the input), or ``{name: dims}``
 #: for a model with several inputs. None: the shapes stored in the file.
 Input = Union[None, str, Sequence[int], Mapping[str, Union[str, Sequence[int]]]]
+#: What ``size=`` accepts: one side for every spatial dim (``1024``), (height, width), or the
+#: ``--size`` text (``"1024x768"``). None: the spatial dims from ``input`` or the file.
+Size = Union[None, int, str, Sequence[int]]
 
 
 class Report(_Report):
@@ -47,12 +50,14 @@ class Report(_Report):
 
 
 def analyse(path: str, input: Input = None, *, batch: Optional[int] = None,
-            dims: Optional[Mapping[str, int]] = None, dtype: Optional[str] = None,
-            weights_dtype: Optional[str] = None, optimizer: str = "adam",
-            signature: Optional[str] = None) -> Report:
+            dims: Optional[Mapping[str, int]] = None, size: Size = None,
+            dtype: Optional[str] = None, weights_dtype: Optional[str] = None,
+            optimizer: str = "adam", signature: Optional[str] = None) -> Report:
     """The memory the artifact at ``path`` needs at ``input``; the file alone is read.
 
     ``batch`` (default 1), ``dims`` binds symbolic ONNX dims by name (``{"height": 1024}``),
+    ``size`` sets the spatial dims of image-like inputs in any layout, keeping batch and
+    channels as stored (``1024``, ``(1024, 768)`` or ``"1024x768"``, as ``--size``),
     ``dtype``/``weights_dtype`` ask "what if activations/weights were float16, bfloat16,
     int8", ``optimizer`` (sgd, momentum, adam) sizes the training estimate, ``signature``
     picks a SavedModel signature. Raises :class:`memscan.BadArguments` when the arguments do
@@ -63,6 +68,8 @@ def analyse(path: str, input: Input = None, *, batch: Optional[int] = None,
     >>> memscan.analyse("fixtures/keras3/vgg16.h5", input={"input_layer": (224, 224, 3)},
     ...                 batch=8).totals.params
     138357544
+    >>> memscan.analyse("fixtures/keras3/vgg16.h5", size=1024).inputs[0].shape
+    [1, 1024, 1024, 3]
     >>> try:
     ...     memscan.analyse("fixtures/keras3/vgg16.h5", input="1024,abc")
     ... except memscan.MemscanError as exc:
@@ -73,12 +80,13 @@ def analyse(path: str, input: Input = None, *, batch: Optional[int] = None,
 
     _check_options(dtype, weights_dtype, optimizer)
     report = _analyse(path, input_args(input), batch, dims, signature, optimizer=optimizer,
-                      dtype=dtype, weights_dtype=weights_dtype)
+                      dtype=dtype, weights_dtype=weights_dtype, size=size_arg(size))
     return public(report)
 
 
 def audit(paths: Union[str, Iterable[str]], input: Input = None, *,
           batch: Optional[int] = None, dims: Optional[Mapping[str, int]] = None,
+          size: Size = None,
           dtype: Optional[str] = None, weights_dtype: Optional[str] = None,
           optimizer: str = "adam", signature: Optional[str] = None,
           budget: Union[None, str, int] = None, metric: str = "total",
@@ -105,19 +113,37 @@ def audit(paths: Union[str, Iterable[str]], input: Input = None, *,
     names = [paths] if isinstance(paths, str) else list(paths)
     codes = parse_codes(fail_on) if isinstance(fail_on, str) else [
         c for item in fail_on for c in parse_codes(item)]
-    size = None if budget is None else parse_size(str(budget))
-    if size is not None:
+    limit = None if budget is None else parse_size(str(budget))
+    if limit is not None:
         check_metric(metric)
     options: dict[str, Any] = {"inputs": input_args(input), "batch": batch, "dims": dims,
+                               "size": size_arg(size),
                                "dtype": dtype, "weights_dtype": weights_dtype,
                                "optimizer": optimizer, "signature": signature}
     result = run_audit(names, {k: v for k, v in options.items() if v is not None},
-                       Gate(budget=size, metric=metric, fail_on=tuple(codes)),
+                       Gate(budget=limit, metric=metric, fail_on=tuple(codes)),
                        jobs=jobs, exclude=tuple(exclude), isolate=False)
     for r in result.results:
         if r.report is not None:
             r.report = public(r.report)
     return result
+
+
+def size_arg(value: Size) -> Optional[tuple[int, ...]]:
+    """``size=`` as the analysis takes it. BadArguments if unusable.
+
+    >>> size_arg(1024), size_arg("1024x768"), size_arg((512, 256)), size_arg(None)
+    ((1024,), (1024, 768), (512, 256), None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadArguments(f"size={value!r}: expected a side, (height, width) or '1024x768'")
+    if isinstance(value, int):
+        return parse_size_arg(str(value))
+    if isinstance(value, str):
+        return parse_size_arg(value)
+    return parse_size_arg("x".join(str(int(v)) for v in value))
 
 
 def input_args(value: Any) -> list[InputArg]:

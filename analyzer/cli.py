@@ -32,6 +32,7 @@ EPILOG = """examples:
   memscan model.h5 --input 512,512,3 --format json -o report.json
   memscan model.onnx --input 1,3,1024,1024
   memscan model.onnx --batch 8 --dim height=1024 --dim width=768
+  memscan models/ --size 1024x1024        (.h5, .onnx, SavedModel alike)
   memscan saved_model_dir/ --input 1024,1024,3 --signature serving_default
   memscan models/ other.h5 --input 1024,1024,3 --budget 8GiB --jobs 4
   memscan models/ --input 1024,1024,3 --fail-on int32-param-overflow,weights-mismatch
@@ -96,7 +97,8 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .budget import METRICS, parse_codes, parse_metric, parse_size
-    from .inputs import parse_dim_arg, parse_input_arg
+    from .inputs import parse_dim_arg, parse_input_arg, parse_size_arg
+    from .limits import parse_config_size
     from .render import FORMATS
     from .render.options import parse_layers
 
@@ -115,12 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="input dims without the batch, e.g. 1024,1024,3; repeat with "
                                "NAME= for several inputs (default: the shapes stored in the "
                                "file); ONNX: the full shape, e.g. 1,3,1024,1024, or without "
-                               "the batch with --batch")
+                               "the batch (then --batch, default 1)")
     analysis.add_argument("--batch", type=int, help="batch size (default 1)")
+    analysis.add_argument("--size", type=_arg(parse_size_arg), metavar="HxW",
+                          help="spatial dims of image-like inputs, NHWC or NCHW, any format "
+                               "(e.g. 1024x768; 1024 for square); batch and channels as stored")
     analysis.add_argument("--dim", dest="dims", action=_IntoDict, type=_arg(parse_dim_arg),
                           metavar="NAME=VALUE",
                           help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
                                "--dim height=1024; repeatable")
+    analysis.add_argument("--max-config-size", type=_arg(parse_config_size), metavar="SIZE",
+                          help="largest model config read (default 32MiB)")
+    analysis.add_argument("--max-nodes", type=_positive_int, metavar="N",
+                          help="largest graph analysed, in nodes (default 200000)")
     analysis.add_argument("--signature", metavar="NAME",
                           help="SavedModel: the signature to analyse (default serving_default; "
                                "giving it analyses the traced graph even of a Keras-written one)")
@@ -253,7 +262,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     fail_on=tuple(c for codes in args.fail_on or () for c in codes))
         audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
                           exclude=args.exclude or (), progress_stream=sys.stderr,
-                          isolate=args.isolate, time_limit=args.time_limit)
+                          isolate=args.isolate, time_limit=args.time_limit,
+                          per_path=getattr(args, "per_path", None))
         if not audit.results and not audit.errors:  # nothing to report: one line, exit 2
             print(f"memscan: error: {', '.join(args.paths)}: {_nothing_found(audit)}",
                   file=sys.stderr)

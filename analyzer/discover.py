@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from . import formats
+from . import formats, sources
 from .errors import MemscanError
 
 
@@ -39,13 +39,13 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Discovery:
     seen: set[str] = set()
 
     def add(path: str) -> None:
-        key = os.path.realpath(path)
+        key = path if sources.is_url(path) else os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             found.artifacts.append(path)
 
     for top in paths:
-        if not os.path.isdir(top) or _detect(top) or known_folder(top):
+        if not sources.isdir(top) or _detect(top) or known_folder(top):
             add(top)
             continue
         for path, reason in _walk(top, exclude):
@@ -61,7 +61,9 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Discovery:
 def _walk(top: str, exclude: Sequence[str]):
     """(path, None) for an artifact, (path, reason) for a skipped entry, in sorted order."""
     unlisted: list[OSError] = []
-    for folder, dirs, files in os.walk(top, onerror=unlisted.append, followlinks=False):
+    walker = (sources.walk(top) if sources.is_url(top)
+              else os.walk(top, onerror=unlisted.append, followlinks=False))
+    for folder, dirs, files in walker:
         while unlisted:
             err = unlisted.pop(0)
             yield str(err.filename), f"folder cannot be listed ({err.strerror})"
@@ -69,11 +71,11 @@ def _walk(top: str, exclude: Sequence[str]):
         files.sort()
         keep = []
         for d in dirs:
-            path = os.path.join(folder, d)
+            path = sources.join(folder, d)
             why = _excluded(path, top, exclude)
             if why:
                 yield path, why
-            elif os.path.islink(path):
+            elif not sources.is_url(path) and os.path.islink(path):
                 yield path, "symbolic link to a folder, not followed"
             elif d.startswith("."):
                 yield path, "hidden folder, not entered"
@@ -85,7 +87,7 @@ def _walk(top: str, exclude: Sequence[str]):
                 keep.append(d)
         dirs[:] = keep
         for f in files:
-            path = os.path.join(folder, f)
+            path = sources.join(folder, f)
             why = _excluded(path, top, exclude)
             if why:
                 yield path, why
@@ -124,7 +126,8 @@ def _detect(path: str) -> bool:
 
 
 def _excluded(path: str, top: str, patterns: Sequence[str]) -> str:
-    rel = os.path.relpath(path, top)
+    rel = (path[len(top):].lstrip("/") if sources.is_url(path)
+           else os.path.relpath(path, top))
     for pattern in patterns:
         if (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(os.path.basename(path), pattern)
                 or fnmatch.fnmatch(path, pattern)):

@@ -96,6 +96,14 @@ class Code(_StrEnum):
         "shape-error", Severity.ERROR,
         "a layer cannot run at the stated input (its shape rule rejects it)",
         "analyzer/checks.py")
+    UNKNOWN_DTYPE = (
+        "unknown-dtype", Severity.WARNING,
+        "tensors whose dtype has no known size: their bytes are left out, figures are at least",
+        "analyzer/checks.py")
+    RULE_ENGINE_DISAGREE = (
+        "rule-engine-disagree", Severity.WARNING,
+        "a format's shape engine overrode a different shape from memscan's rule",
+        "analyzer/shapes/infer.py")
     # ---- gates (analyzer/budget.py)
     OVER_BUDGET = (
         "over-budget", Severity.ERROR,

@@ -11,8 +11,17 @@ CLI taken before any artifact is opened (a few ms); elsewhere a fresh Python
 only its own row.
 
 The child sends its answer through a dedicated pipe; its stdout/stderr go to /dev/null (the
-parent prints the one line). Test hook: ``MEMSCAN_TEST_CRASH_IN_CHILD=abort|hang|oom[:TEXT]``
-makes the child crash / spin / allocate for ever (only for paths containing TEXT, if given).
+parent prints the one line).
+
+Warm children: a child's answer also names the modules it had to import (h5py, onnx, the
+readers...). The forking process then imports them itself, once (importing a library reads
+no artifact), so every later child is forked with them loaded and pays only its own
+analysis: the parent, or each ``--jobs`` worker, acts as a fork server that warms up on its
+first artifact. Only packages in ``WARM_PACKAGES`` are imported (never a name an artifact
+could choose), and never TensorFlow (4 s and 540 MiB, and not safe to fork once started).
+
+Tests simulate a crashing, spinning or hoarding reader by monkeypatching
+``analysis.analyse`` (looked up at call time in the child), never through the shipped code.
 """
 from __future__ import annotations
 
@@ -32,7 +41,10 @@ from .errors import BadArguments, MemscanError, UnreadableArtifact, typed_first_
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
 DEFAULT_CPU_LIMIT_S = 60
 DEFAULT_TIMEOUT_S = 130.0
-CRASH_HOOK_ENV = "MEMSCAN_TEST_CRASH_IN_CHILD"
+#: Top-level packages a parent may import after a child did (see the module docstring).
+#: The standard library is allowed as well.
+WARM_PACKAGES = frozenset({"analyzer", "numpy", "h5py", "onnx", "onnxruntime", "google",
+                           "ml_dtypes", "sympy", "mpmath", "packaging", "typing_extensions"})
 _ERRORS = {"UnreadableArtifact": UnreadableArtifact, "BadArguments": BadArguments,
            "MemscanError": MemscanError}
 
@@ -89,8 +101,9 @@ def _run_forked(request: dict, timeout: float) -> Union[Any, MemscanError]:
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
+            before = set(sys.modules)
             _limit(request["memory_limit"], request["cpu_limit"])
-            data = pickle.dumps(_answer(request))
+            data = pickle.dumps((*_answer(request), sorted(set(sys.modules) - before)))
             with os.fdopen(write_fd, "wb") as fh:
                 fh.write(data)
         finally:
@@ -100,6 +113,9 @@ def _run_forked(request: dict, timeout: float) -> Union[Any, MemscanError]:
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
+    # The pipe closes when the child exits (it holds the only write end): wait on that rather
+    # than polling waitpid, so a fast analysis costs no polling delay.
+    reader.join(timeout)
     delay = 0.0005
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -167,9 +183,10 @@ def _interpret(request: dict, returncode: int, data: bytes) -> Union[Any, Memsca
         return IsolatedFailure(f"the isolated reader exited with status {returncode} and no "
                                "answer", path, "crash")
     try:
-        kind, payload = pickle.loads(data)
+        kind, payload, modules = pickle.loads(data)
     except Exception:  # a half-written answer: the child died while writing it
         return IsolatedFailure("the isolated reader's answer was cut short", path, "crash")
+    warm(modules)
     if kind == "report":
         return payload
     if kind == "failure":
@@ -202,7 +219,7 @@ def _child_main() -> None:
     out_fd = int(os.environ["MEMSCAN_RESULT_FD"])
     request = pickle.loads(sys.stdin.buffer.read())
     _limit(request["memory_limit"], request["cpu_limit"])
-    data = pickle.dumps(_answer(request))
+    data = pickle.dumps((*_answer(request), []))  # a fresh interpreter: nothing to warm
     with os.fdopen(out_fd, "wb") as fh:
         fh.write(data)
     os._exit(0)  # skip interpreter teardown: C libraries' atexit handlers add nothing here
@@ -212,10 +229,9 @@ def _answer(request: dict) -> tuple:
     """Run the analysis; every outcome becomes a picklable answer."""
     path = request["path"]
     try:
-        _test_hook(path)
-        from .analysis import analyse
+        from . import analysis
 
-        return ("report", analyse(path, **request["kwargs"]))
+        return ("report", analysis.analyse(path, **request["kwargs"]))
     except MemscanError as exc:
         return ("error", (type(exc).__name__, exc.message, exc.path))
     except MemoryError:
@@ -247,21 +263,35 @@ def _limit(memory: int, cpu_seconds: int) -> None:
             pass
 
 
-def _test_hook(path: str) -> None:
-    """MEMSCAN_TEST_CRASH_IN_CHILD=abort|hang|oom[:TEXT]: how the tests simulate a reader
-    crashing inside C code, spinning, or allocating without end."""
-    hook = os.environ.get(CRASH_HOOK_ENV, "")
-    if not hook:
-        return
-    action, _, only = hook.partition(":")
-    if only and only not in path:
-        return
-    if action == "abort":
-        os.abort()
-    elif action == "hang":
-        while True:
-            pass
-    elif action == "oom":
-        hog = []
-        while True:
-            hog.append(bytearray(64 * 2**20))
+def preload(paths: Sequence[str]) -> None:
+    """Import, before the first child is forked, the pipeline and the readers the artifacts'
+    suffixes call for (each reader's ``PRELOAD``), so no child pays the imports. Nothing is
+    read from the artifacts."""
+    import importlib
+
+    from . import analysis, formats  # noqa: F401  (the pipeline every child runs)
+
+    suffixes = {os.path.splitext(p)[1].lower() for p in paths}
+    for fmt in formats.FORMATS.values():
+        if not suffixes & set(fmt.suffixes):
+            continue
+        try:
+            module = importlib.import_module(fmt.reader)
+        except ImportError:
+            continue
+        warm(getattr(module, "PRELOAD", ()))
+
+
+def warm(modules: Sequence[str]) -> None:
+    """Import, in this process, the modules a child imported (those of WARM_PACKAGES only), so
+    the next child forked from here starts with them loaded."""
+    import importlib
+
+    for name in modules:
+        top = name.split(".", 1)[0]
+        if name in sys.modules or not (top in WARM_PACKAGES or top in sys.stdlib_module_names):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module made on the fly, or one that needs its parent's state
+            continue

@@ -20,6 +20,9 @@ class ModelInfo:
     format: str
     producer: str
     name: str = ""
+    #: Bytes transferred to read a remote artifact (a URL); None (and absent from JSON) for
+    #: a local one.
+    bytes_read: Optional[int] = None
 
 
 @dataclass
@@ -152,7 +155,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": self.schema,
-            "model": asdict(self.model),
+            "model": {k: v for k, v in asdict(self.model).items()
+                      if not (k == "bytes_read" and v is None)},
             "batch": self.batch,
             "inputs": [asdict(i) for i in self.inputs],
             "outputs": [asdict(o) for o in self.outputs],

@@ -12,10 +12,10 @@ declarations too.
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from typing import Callable
 
+from .. import sources
 from ..errors import UnreadableArtifact
 from ..ir import KERAS, ONNX, TF_GRAPH, TFLITE, Graph
 
@@ -87,8 +87,7 @@ def _savedmodel(path: str, head: bytes) -> bool:
 def _onnx(path: str, head: bytes) -> bool:
     # ONNX has no magic: the first top-level fields must parse as ModelProto fields (after
     # the magic-byte detectors above, so an HDF5 file named .onnx is reported as HDF5).
-    if not os.path.isfile(path) or head.startswith((HDF5_MAGIC, ZIP_MAGIC)) or \
-            head[4:8] == TFLITE_IDENTIFIER:
+    if not head or head.startswith((HDF5_MAGIC, ZIP_MAGIC)) or head[4:8] == TFLITE_IDENTIFIER:
         return False
     from .onnx_wire import looks_like_model
     return bool(looks_like_model(path))
@@ -102,7 +101,7 @@ def _keras_zip(path: str, head: bytes) -> bool:
         return False
     import zipfile
     try:
-        with zipfile.ZipFile(path) as zf:
+        with sources.open_binary(path) as fh, zipfile.ZipFile(fh) as zf:
             return "config.json" in zf.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
@@ -112,7 +111,7 @@ def _keras_zip(path: str, head: bytes) -> bool:
          dialects=(TFLITE,), label="TFLite")
 def _tflite(path: str, head: bytes) -> bool:
     # A flatbuffer whose file identifier (bytes 4..8) is TFLite's "TFL3".
-    return os.path.isfile(path) and head[4:8] == TFLITE_IDENTIFIER
+    return sources.isfile(path) and head[4:8] == TFLITE_IDENTIFIER
 
 
 def model_suffixes() -> tuple[str, ...]:
@@ -122,12 +121,12 @@ def model_suffixes() -> tuple[str, ...]:
 
 def detect(path: str) -> str:
     """The artifact kind at ``path``, or UnreadableArtifact saying why there is none."""
-    if not os.path.exists(path):
+    if not sources.exists(path):
         raise UnreadableArtifact("no such file or folder", path)
     head = b""
-    if os.path.isfile(path):
+    if sources.isfile(path):
         try:
-            with open(path, "rb") as fh:
+            with sources.open_binary(path) as fh:
                 head = fh.read(64)
         except OSError as exc:
             raise UnreadableArtifact(f"cannot be read ({exc.strerror})", path) from None
@@ -138,7 +137,7 @@ def detect(path: str) -> str:
             return fmt.kind
     from .unsupported import identify, reason
 
-    if os.path.isdir(path) and identify(path, head) is None:
+    if sources.isdir(path) and identify(path, head) is None:
         raise UnreadableArtifact("folder holds no model memscan can read", path)
     raise UnreadableArtifact(reason(path, head, _expected()), path)
 
@@ -162,7 +161,16 @@ def load(path: str, **options: object) -> Graph:
     ``options`` (e.g. ``signature`` for SavedModel) go to readers that take them; unset
     (None) options are not passed, so readers without options keep ``read(path)``.
     """
-    kind = detect(path)
-    module = importlib.import_module(FORMATS[kind].reader, __package__)
-    given = {k: v for k, v in options.items() if v is not None}
-    return module.read(path, **given) if given else module.read(path)
+    sources.reset(count=False)
+    try:
+        kind = detect(path)
+        module = importlib.import_module(FORMATS[kind].reader, __package__)
+        given = {k: v for k, v in options.items() if v is not None}
+        graph = module.read(path, **given) if given else module.read(path)
+        if sources.is_url(path):
+            sources.verify_unchanged()
+    except Exception:
+        if sources.failure():  # the transport failed: say that, not what h5py made of it
+            raise UnreadableArtifact(sources.failure() or "", path) from None
+        raise
+    return graph

@@ -12,13 +12,13 @@ import json
 import re
 from typing import Any, Iterator, Optional, Sequence
 
+from .. import limits
 from ..errors import UnreadableArtifact, first_line
 from ..findings import Code
 from ..ir import ReaderFinding, WeightSpec
 
 #: Bounds on a model_config no real model comes near (DenseNet201's is 0.6 MB, 37k values,
 #: 12 deep), chosen so parsing the worst text within them stays well under 300 MiB of RSS.
-MAX_CONFIG_BYTES = 32 * 1024 * 1024
 MAX_JSON_VALUES = 2_000_000
 MAX_JSON_DEPTH = 512
 
@@ -31,9 +31,7 @@ def parse_config_json(raw: Any, path: str) -> Any:
         raw = raw.decode("utf-8", errors="replace")
     if not isinstance(raw, str):
         raise UnreadableArtifact("model_config is not a string", path)
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise UnreadableArtifact(f"model_config is larger than {MAX_CONFIG_BYTES // 2**20} MiB",
-                                 path)
+    limits.check_config_bytes(len(raw), "model_config", path)
     values, depth = json_structure(raw, max_values=MAX_JSON_VALUES)
     if values > MAX_JSON_VALUES:
         raise UnreadableArtifact(f"model_config holds more than {MAX_JSON_VALUES:,} JSON "

@@ -5,10 +5,12 @@ dtype: weight bytes are never read, so a 10 GB file costs what a 10 KB one does.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import replace
 from typing import Any, Optional
 
+from .. import limits, sources
 from ..errors import UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
@@ -17,6 +19,8 @@ from .keras_container import (attr_str, hdf5_dtype, is_optimizer_path, keras_maj
                               optimizer_state_finding, parse_config_json, producer_name,
                               str_list, vars_tensors)
 
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("h5py", "analyzer.formats.keras_config", "analyzer.formats.keras_container")
 #: Bounds on one weight's declared shape: 2**48 elements is 1 PiB of float32.
 MAX_WEIGHT_ELEMENTS = 2**48
 MAX_WEIGHT_RANK = 32
@@ -25,11 +29,12 @@ MAX_WEIGHT_RANK = 32
 def read(path: str) -> Graph:
     import h5py  # heavy-ish; only when an HDF5 file is actually read
 
+    remote = sources.open_binary(path) if sources.is_url(path) else None
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(remote or path, "r")
     except Exception as exc:  # libhdf5 reports malformed files with many exception types
         raise UnreadableArtifact(f"not a readable HDF5 file ({first_line(exc)})", path) from None
-    with f:
+    with f, (remote or contextlib.nullcontext()):
         try:
             _refuse_external_links(f, path)
             return _read_open(f, path)
@@ -48,6 +53,9 @@ def _read_open(f: Any, path: str) -> Graph:
     major = keras_major(version, default=2)
     weights_root = f["model_weights"] if "model_weights" in f else f
     weights_by_layer = _weights_by_layer(weights_root, path)
+    if "model_config" in attrs:  # its size, or a bound on it, before its text is read
+        size, exact = _config_size(f, attrs.get_id("model_config"))
+        limits.check_config_bytes(size, "model_config", path, exact=exact)
     raw_config = attrs.get("model_config")
     if raw_config is None:
         if "layer_names" in weights_root.attrs or "layer_names0" in weights_root.attrs:
@@ -60,6 +68,23 @@ def _read_open(f: Any, path: str) -> Graph:
     config = parse_config_json(raw_config, path)
     return graph_from_keras_config(config, weights_by_layer, path=path, format="keras-h5",
                                    producer=producer, keras_major=major)
+
+
+def _config_size(f: Any, attr: Any) -> tuple[int, bool]:
+    """(bytes, exact) of the model_config attribute without reading it. Keras stores it as a
+    variable-length string, whose text lives in the global heap where the attribute only
+    points (its storage size is 16): then the bound is the file's bytes outside its datasets
+    (the weights), which for a real model is a few hundred KB of metadata plus the config."""
+    if not attr.get_type().is_variable_str():
+        return attr.get_storage_size(), True
+    stored = [0]
+
+    def add(_name: str, obj: Any) -> None:
+        if hasattr(obj, "id") and hasattr(obj.id, "get_storage_size") and hasattr(obj, "shape"):
+            stored[0] += obj.id.get_storage_size()
+
+    f.visititems(add)
+    return max(0, f.id.get_filesize() - stored[0]), False
 
 
 def _refuse_external_links(f: Any, path: str) -> None:

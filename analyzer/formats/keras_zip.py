@@ -14,14 +14,19 @@ replay that naming over the config to map every path back to the layer it belong
 """
 from __future__ import annotations
 
+import contextlib
 import io
-import os
 import re
 import struct
 import zipfile
 from dataclasses import replace
 from typing import Any, Mapping, Optional
 
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("h5py", "analyzer.formats.keras_h5", "analyzer.formats.keras_config",
+           "analyzer.formats.keras_container")
+
+from .. import limits, sources
 from ..errors import UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
@@ -42,10 +47,10 @@ MAX_MEMBERS = 100_000
 
 def read(path: str) -> Graph:
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(sources.open_binary(path) if sources.is_url(path) else path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UnreadableArtifact(f"not a readable zip file ({exc})", path) from None
-    with zf:
+    with zf, (zf.fp if sources.is_url(path) else contextlib.nullcontext()):
         try:
             return _read_zip(zf, path)
         except UnreadableArtifact:
@@ -92,7 +97,7 @@ def _checked_members(zf: zipfile.ZipFile, path: str) -> list[zipfile.ZipInfo]:
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise UnreadableArtifact(f"zip has more than {MAX_MEMBERS} members", path)
-    archive = os.path.getsize(path)
+    archive = sources.getsize(path)
     for info in infos:
         if info.file_size > MAX_MEMBER_BYTES or info.compress_size > archive:
             raise UnreadableArtifact(f"zip member {info.filename!r} claims an absurd size "
@@ -110,6 +115,8 @@ def _checked_members(zf: zipfile.ZipFile, path: str) -> list[zipfile.ZipInfo]:
 def _json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Any:
     if info.file_size > MAX_JSON_BYTES:
         raise UnreadableArtifact(f"{info.filename} is larger than 256 MiB", path)
+    if info.filename == "config.json":  # its size from the zip directory, before reading
+        limits.check_config_bytes(info.file_size, info.filename, path)
     with zf.open(info) as fh:
         raw = fh.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
@@ -158,7 +165,7 @@ class _Member:
     def __enter__(self) -> Any:
         info = self.info
         if info.compress_type == zipfile.ZIP_STORED:
-            self._raw = open(self.path, "rb")
+            self._raw = sources.open_binary(self.path)
             self._raw.seek(info.header_offset)
             header = self._raw.read(30)
             if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -166,7 +173,7 @@ class _Member:
                                          self.path)
             name_len, extra_len = struct.unpack("<HH", header[26:30])
             start = info.header_offset + 30 + name_len + extra_len
-            if start + info.file_size > os.path.getsize(self.path):
+            if start + info.file_size > sources.getsize(self.path):
                 raise UnreadableArtifact(f"zip member {info.filename!r} runs past the end of "
                                          "the file", self.path)
             return _Window(self._raw, start, info.file_size)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from .. import sources
 from ..engine_inputs import OnnxModel
 from ..errors import UnreadableArtifact, typed_first_line
 from ..findings import Code, Severity
-from ..ir import ONNX, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec, num_elements
+from ..ir import (ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec,
+                  num_elements)
 from . import onnx_wire
 
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
@@ -42,6 +44,10 @@ ML_PARAM_ATTRIBUTES = {
 }
 #: Small integer constants a node consumes are copied into its config (Reshape targets...).
 MAX_CONST_VALUES = 64
+
+
+#: What reading needs imported: a process that forks isolated readers imports it once first.
+PRELOAD = ("onnx", "onnx.shape_inference", "onnx.numpy_helper")
 
 
 def _import_onnx():
@@ -74,7 +80,8 @@ class _ModelReader:
         self.path = path
         self.stripped = stripped
         self.findings: list[ReaderFinding] = []
-        self.folder = os.path.dirname(os.path.abspath(path))
+        self.folder = (sources.dirname(path) if sources.is_url(path)
+                       else os.path.dirname(os.path.abspath(path)))
 
     # -- weights ---------------------------------------------------------------------------
     def _spec(self, t: Any, name: Optional[str] = None) -> WeightSpec:
@@ -88,12 +95,12 @@ class _ModelReader:
         entries = {e.key: e.value for e in t.external_data}
         location = entries.get("location", "")
         parts = location.replace("\\", "/").split("/")
-        target = os.path.join(self.folder, location)
+        target = sources.join(self.folder, location)
         inside = (location and not os.path.isabs(location) and not location.startswith("/")
                   and ".." not in parts and (":" not in location)
-                  and os.path.commonpath([os.path.realpath(target),
-                                          os.path.realpath(self.folder)])
-                  == os.path.realpath(self.folder))
+                  and (sources.is_url(target) or os.path.commonpath(
+                      [os.path.realpath(target), os.path.realpath(self.folder)])
+                      == os.path.realpath(self.folder)))
         if not inside:
             self.findings.append(ReaderFinding(
                 Code.EXTERNAL_DATA_OUTSIDE, Severity.ERROR, spec.name,
@@ -111,7 +118,7 @@ class _ModelReader:
         if length is None and width is not None:
             length = spec.size * width
         try:
-            size = os.stat(target).st_size  # stat only: the data itself is never read
+            size = sources.getsize(target)  # stat only: the data itself is never read
         except OSError:
             raise UnreadableArtifact(f"weight {spec.name}: external data file {location!r} is "
                                      "missing", self.path) from None
@@ -284,7 +291,7 @@ class _ModelReader:
                 name=name, op=n.op_type, layer=name, inputs=_trim(n.input),
                 outputs=tuple(n.output), config=config, weights=tuple(mine),
                 origin=n.domain or "ai.onnx",
-                dtype=types.get(n.output[0], "float32") if n.output else "float32"))
+                dtype=types.get(n.output[0], UNKNOWN_DTYPE) if n.output else "float32"))
         stuck = cycle_nodes(nodes)
         if stuck:
             raise UnreadableArtifact(

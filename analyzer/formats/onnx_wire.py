@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
+from .. import limits, sources
 from ..errors import UnreadableArtifact
 from .protowire import WireError, read_varint
 
@@ -129,6 +130,19 @@ class _Walker:
             else:
                 raise self.bad(f"unsupported wire type {wt}")
 
+    def count_nodes(self, stop_after: int) -> int:
+        """NodeProtos of the main graph, counted from their field keys alone (no descent), up
+        to ``stop_after`` + 1: cheap enough to refuse a huge graph before walking it."""
+        count = 0
+        for num, wt, a, b, _ in self.fields(0, len(self.buf)):
+            if num == 7 and wt == LEN:  # ModelProto.graph
+                for gnum, gwt, *_ in self.fields(a, b):
+                    if gnum == 1 and gwt == LEN:  # GraphProto.node
+                        count += 1
+                        if count > stop_after:
+                            return count
+        return count
+
     def message(self, kind: int, start: int, end: int, depth: int) -> bytes:
         if depth > MAX_DEPTH:
             raise self.bad(f"nesting deeper than {MAX_DEPTH}")
@@ -236,8 +250,8 @@ class _FileBuf:
 
     WINDOW = 64 * 1024
 
-    def __init__(self, fd: int, size: int) -> None:
-        self.fd = fd
+    def __init__(self, fh: Any, size: int) -> None:
+        self.fh = fh
         self.size = size
         self.start = 0
         self.win = b""
@@ -262,7 +276,11 @@ class _FileBuf:
         return self.win[0]
 
     def _pread(self, n: int, offset: int) -> bytes:
-        data = os.pread(self.fd, n, offset)
+        if isinstance(self.fh, int):
+            data = os.pread(self.fh, n, offset)
+        else:  # a remote file object (analyzer/sources.py)
+            self.fh.seek(offset)
+            data = self.fh.read(n)
         if len(data) < min(n, self.size - offset):
             raise OSError(5, "short read (file changed while being read?)")
         return data
@@ -271,11 +289,14 @@ class _FileBuf:
 def strip(path: str) -> Stripped:
     """The ModelProto at ``path`` re-serialised without large tensor payloads."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        with sources.open_binary(path) as fh:
+            local = not sources.is_url(path)
+            size = os.fstat(fh.fileno()).st_size if local else sources.getsize(path)
             if size == 0:
                 raise UnreadableArtifact("the file is empty", path)
-            walker = _Walker(_FileBuf(fh.fileno(), size), path)
+            walker = _Walker(_FileBuf(fh.fileno() if local else fh, size), path)
+            count = walker.count_nodes(limits.current().nodes)
+            limits.check_nodes(count, path, at_least=count > limits.current().nodes)
             data = walker.message(MODEL, 0, size, 0)
     except OSError as exc:
         raise UnreadableArtifact(f"cannot be read ({exc.strerror or exc})", path) from None
@@ -287,8 +308,8 @@ def looks_like_model(path: str, max_fields: int = 8) -> bool:
     """True when the file's first top-level fields are valid ModelProto fields, with
     ir_version (field 1) or graph (field 7) among them. Reads at most a few KiB plus stats."""
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
+        size = sources.getsize(path)
+        with sources.open_binary(path) as fh:
             head = fh.read(4096)
     except OSError:
         return False

@@ -14,10 +14,10 @@ Variables are always read the same way, without TensorFlow: names, dtypes and sh
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from .. import sources
 from ..errors import BadArguments, UnreadableArtifact
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
@@ -34,13 +34,13 @@ MAX_METADATA_BYTES = 512 * 1024 * 1024
 
 def saved_model_dir(path: str) -> Optional[str]:
     """The SavedModel folder ``path`` names (the folder itself or its saved_model.pb)."""
-    if os.path.isdir(path):
+    if sources.isdir(path):
         folder = path
-    elif os.path.basename(path) in (PB, PBTXT):
-        folder = os.path.dirname(path) or "."
+    elif sources.basename(path) in (PB, PBTXT):
+        folder = sources.dirname(path) or "."
     else:
         return None
-    if os.path.isfile(os.path.join(folder, PB)) or os.path.isfile(os.path.join(folder, PBTXT)):
+    if sources.isfile(sources.join(folder, PB)) or sources.isfile(sources.join(folder, PBTXT)):
         return folder
     return None
 
@@ -110,13 +110,13 @@ def _output_order(keras: "KerasMetadata") -> list[str]:
 
 
 def _saved_model_bytes(folder: str, path: str) -> bytes:
-    pb = os.path.join(folder, PB)
+    pb = sources.join(folder, PB)
     try:
-        if os.path.isfile(pb):
-            with open(pb, "rb") as fh:
+        if sources.isfile(pb):
+            with sources.open_binary(pb) as fh:
                 return fh.read()
-        with open(os.path.join(folder, PBTXT), "r", encoding="utf-8") as fh:
-            raw_text = fh.read()
+        with sources.open_binary(sources.join(folder, PBTXT)) as fh:
+            raw_text = fh.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UnreadableArtifact(f"saved_model cannot be read ({exc})", path) from None
     # Text format needs TF's message classes: the one case where parsing imports TensorFlow.
@@ -139,10 +139,10 @@ def _saved_model_bytes(folder: str, path: str) -> bytes:
 def read_variables(folder: str, meta: MetaGraph, path: str
                    ) -> tuple[list[Variable], list[ReaderFinding]]:
     """Every variable object of the object graph with its stored dtype and shape, once each."""
-    index_path = os.path.join(folder, "variables", "variables.index")
+    index_path = sources.join(folder, "variables", "variables.index")
     entries: dict[str, IndexEntry] = {}
     findings: list[ReaderFinding] = []
-    if os.path.isfile(index_path):
+    if sources.isfile(index_path):
         try:
             entries = {e.key: e for e in read_index(index_path)}
         except (WireError, OSError) as exc:
@@ -211,12 +211,12 @@ class KerasMetadata:
 
 
 def _keras_metadata(folder: str, meta: MetaGraph, path: str) -> Optional[KerasMetadata]:
-    mpath = os.path.join(folder, KERAS_METADATA)
+    mpath = sources.join(folder, KERAS_METADATA)
     by_path: dict[str, dict[str, Any]] = {}
-    if os.path.isfile(mpath):
-        if os.path.getsize(mpath) > MAX_METADATA_BYTES:
+    if sources.isfile(mpath):
+        if sources.getsize(mpath) > MAX_METADATA_BYTES:
             raise UnreadableArtifact(f"{KERAS_METADATA} is larger than 512 MiB", path)
-        with open(mpath, "rb") as fh:
+        with sources.open_binary(mpath) as fh:
             data = fh.read()
         try:
             for number, _, raw in fields(data):

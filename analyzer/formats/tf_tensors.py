@@ -7,10 +7,10 @@ than guessed. Only this file is read: the values in ``variables.data-*`` never a
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import sources
 from .protowire import WireError, as_dict, first, read_varint, signed64
 
 TABLE_MAGIC = 0xDB4775248B80FB57
@@ -59,10 +59,10 @@ def parse_shape(buf: bytes) -> Optional[tuple[Optional[int], ...]]:
 
 def read_index(path: str) -> list[IndexEntry]:
     """Every tensor entry of a TensorBundle index, in key order (the header entry excluded)."""
-    size = os.path.getsize(path)
+    size = sources.getsize(path)
     if size > MAX_INDEX_BYTES:
         raise WireError(f"index is {size} bytes, more than {MAX_INDEX_BYTES}")
-    with open(path, "rb") as fh:
+    with sources.open_binary(path) as fh:
         data = fh.read()
     if len(data) < FOOTER_LEN:
         raise WireError("too short for an SSTable footer")

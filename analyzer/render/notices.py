@@ -14,6 +14,10 @@ LIST_SKIPPED_UP_TO = 5
 
 def notices(audit: Audit, verbose: bool = False) -> list[str]:
     lines = _skipped(audit, verbose)
+    if verbose:
+        lines += [f"memscan: {r.path}: {r.report.model.bytes_read:,} bytes transferred"
+                  for r in audit.results
+                  if r.report is not None and r.report.model.bytes_read is not None]
     lines += [f"memscan: error: {r.error.message}" for r in audit.errors if r.error]
     if not audit.results:
         lines.append("memscan: error: found no model memscan can read"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from ..findings import ShapeStatus
+from ..findings import Code, ShapeStatus
 from ..ir import Graph, Node, ReaderFinding, Shape
 from .engines import run_engine, shapes_every_op
 from .ops import lookup
@@ -39,6 +39,9 @@ class NodeInference:
     message: str = ""
     #: The nested model's own inference, for a node with a subgraph.
     inner: Optional["GraphInference"] = None
+    #: Outputs where the format's engine and the node's rule gave different shapes (the
+    #: engine's kept): (tensor id, engine's shape, rule's shape).
+    disagreements: tuple = ()
 
 
 @dataclass
@@ -68,6 +71,7 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
                 tensors[tid] = shape
         results.append(result)
     findings = [_still_unshaped(f, tensors) for f in findings]
+    findings.extend(_disagreement_finding(results))
     return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
                           nodes=results, findings=[f for f in findings if f])
 
@@ -95,6 +99,26 @@ def _activation_unknown(node: Node, ins: list[Optional[Shape]]) -> bool:
     names) have no activation shape; a rule reads weights from ``node.weights``."""
     held = {w.name for w in node.weights}
     return any(s is None for t, s in zip(node.inputs, ins) if t and t not in held)
+
+
+#: How many disagreeing tensors the finding lists (its count says how many there are).
+LISTED = 20
+
+
+def _disagreement_finding(results: list[NodeInference]) -> list[ReaderFinding]:
+    """One ``rule-engine-disagree`` finding for every output whose engine shape overrode a
+    different rule shape: silent before, yet one of the two is wrong."""
+    rows = [(r.node.layer, tid, e, o) for r in results for tid, e, o in r.disagreements]
+    if not rows:
+        return []
+    listed = "; ".join(f"{layer} {tid}: engine {list(e)}, rule {list(o)}"
+                       for layer, tid, e, o in rows[:LISTED])
+    return [ReaderFinding(
+        Code.RULE_ENGINE_DISAGREE, Code.RULE_ENGINE_DISAGREE.severity, rows[0][0],
+        f"the shape engine and memscan's rules disagree on {len(rows)} tensors (the engine's "
+        f"shape is used): {listed}{' ...' if len(rows) > LISTED else ''}",
+        {"tensors": [{"layer": layer, "tensor": tid, "engine": list(e), "rule": list(o)}
+                     for layer, tid, e, o in rows[:LISTED]], "count": len(rows)})]
 
 
 def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
@@ -137,7 +161,9 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
     # The oracle's answer wins for a tensor it shaped; the rule fills the rest.
     merged = [k if k is not None else o for k, o in zip(known_outs, outputs)]
     merged += outputs[len(merged):]
-    return NodeInference(node, merged, needed, OK)
+    differ = tuple((tid, k, o) for tid, k, o in zip(node.outputs, known_outs, outputs)
+                   if k is not None and o is not None and not _compatible(k, o))
+    return NodeInference(node, merged, needed, OK, disagreements=differ)
 
 
 def _infer_nested(node: Node, ins: list[Optional[Shape]]) -> NodeInference:
@@ -153,6 +179,11 @@ def _infer_nested(node: Node, ins: list[Optional[Shape]]) -> NodeInference:
     outputs = [inner.tensors.get(t) for t in sub.outputs]
     status = OK if all(s is not None for s in outputs) else UNKNOWN_INPUT
     return NodeInference(node, outputs, None, status, inner=inner)
+
+
+def _compatible(a: Shape, b: Shape) -> bool:
+    """Same rank and no dim where both are known and differ."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
 def _checked(shape: Optional[Shape]) -> Optional[Shape]:
