@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test audit audit-savedmodel docs fixtures oracles bench bench-jobs clean \
-	savedmodel-fixtures fuzz zoo layer-models mutations
+	savedmodel-fixtures fuzz zoo layer-models mutations corpus-golden
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ fixtures: $(TEST_STAMP)
 # Rebuild the hollow SavedModel fixtures (tf-keras VGG16, Keras 3 ResNet50 export).
 savedmodel-fixtures: $(TEST_STAMP)
 	$(PY) fixtures/make_savedmodels.py
+
+# Re-record the third-party corpus's ground truth from Keras/onnxruntime/TF (docs/corpus.md).
+corpus-golden: $(TEST_STAMP)
+	$(PY) tests/corpus/record.py
 
 # Re-record what Keras itself reports for every fixture (golden oracle JSON).
 oracles: $(TEST_STAMP)

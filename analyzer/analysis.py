@@ -8,12 +8,12 @@ from . import formats, limits, sources
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
-from .findings import ShapeStatus
+from .findings import Code, ShapeStatus
 from .ir import Graph, WeightSpec, dtype_bytes
 from .liveness import Liveness, liveness
 from .macs import macs_by_layer
 from .memory import LayerFigures, layer_figures, totals
-from .report import InputInfo, LayerRow, ModelInfo, OutputInfo, Report, Totals
+from .report import Finding, InputInfo, LayerRow, ModelInfo, OutputInfo, Report, Totals
 from .shapes.infer import GraphInference, infer
 from .shapes.ops import unruled_ops
 from .training import training_figures
@@ -63,6 +63,9 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
                   weights_dtype: Optional[str] = None,
                   size: Optional[Sequence[int]] = None) -> Report:
     plan = DtypePlan(activations=dtype, weights=weights_dtype)
+    ignored = inputs_not_applicable(graph, inputs, batch, dims)
+    if ignored is not None:
+        inputs, batch, dims, size = (), None, None, None
     shapes = resolve_inputs(graph, inputs, batch, dims, path=path, size=size)
     inference = infer(graph, shapes)
     figures = layer_figures(inference, plan=plan) + loose_weight_figures(graph.loose_weights,
@@ -70,8 +73,10 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
     live = liveness(inference, plan)
     _add_live_bytes(figures, live)
     tot = _memory_totals(totals(figures), figures, live, optimizer)
+    tot = replace(tot, stored_optimizer_bytes=sum(w.nbytes for w in graph.stored_optimizer),
+                  index_data_bytes=tot.index_data_bytes + sum(w.nbytes for w in graph.index_data))
     tot = _add_macs(tot, figures, macs_by_layer(inference))
-    findings = run_checks(graph, inference, figures, tot)
+    findings = run_checks(graph, inference, figures, tot) + ([ignored] if ignored else [])
     batch_value = batch if batch is not None else _batch_of(graph, shapes)
     return Report(
         model=ModelInfo(path=str(path), format=graph.format, producer=graph.producer,
@@ -84,6 +89,18 @@ def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
         settings={"dtype": dtype, "weights_dtype": weights_dtype, "optimizer": optimizer},
         outputs=_outputs(inference, plan),
     )
+
+
+def inputs_not_applicable(graph: Graph, inputs: Sequence[InputArg], batch: Optional[int],
+                          dims: Optional[Mapping[str, int]]) -> Optional[Finding]:
+    """A weights-only file has no architecture, so no stated input can apply: say so once,
+    and what the report shows instead, rather than asking for inputs the file cannot have."""
+    if graph.inputs or graph.nodes or not (inputs or batch is not None or dims):
+        return None
+    return Finding(Code.INPUT_NOT_APPLICABLE, Code.INPUT_NOT_APPLICABLE.severity, None,
+                   "the file holds weights only, no architecture, so no input applies "
+                   "(--input/--batch/--dim ignored); the report shows the stored weights per "
+                   "layer (params, param memory) and no activations")
 
 
 def _outputs(inference: GraphInference, plan: DtypePlan) -> list[OutputInfo]:

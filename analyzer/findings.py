@@ -120,6 +120,14 @@ class Code(_StrEnum):
     NO_WEIGHTS = (
         "no-weights", Severity.INFO,
         "a .keras file that stores no model.weights.h5", "analyzer/formats/keras_zip.py")
+    OPTIMIZER_STATE = (
+        "optimizer-state", Severity.INFO,
+        "a .keras/.weights.h5 saved after training also stores optimizer state; not params "
+        "(totals.stored_optimizer_bytes)", "analyzer/formats/keras_container.py")
+    INPUT_NOT_APPLICABLE = (
+        "input-not-applicable", Severity.WARNING,
+        "--input/--batch/--dim given for a weights-only file: no architecture, so ignored",
+        "analyzer/analysis.py")
     # ---- SavedModel readers
     KERAS_CONFIG_NOT_USED = (
         "keras-config-not-used", Severity.INFO,

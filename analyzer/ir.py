@@ -156,6 +156,12 @@ class Graph:
     known_dtypes: Mapping[str, str] = field(default_factory=dict)
     #: Weights not attached to any node (a weights-only file).
     loose_weights: tuple[WeightSpec, ...] = ()
+    #: Optimizer state the file stores (Keras 3 saves its optimizer's variables after
+    #: training): real bytes in the file, but no layer's params.
+    stored_optimizer: tuple[WeightSpec, ...] = ()
+    #: Stored index data no node holds as a param (ONNX int64/int32/bool/string initializers:
+    #: shape vectors, indices, axes): bytes in the file, not params.
+    index_data: tuple[WeightSpec, ...] = ()
     #: True when the batch is the first dim of every input (Keras); False when the input
     #: shape is given in full (ONNX).
     batch_first: bool = True

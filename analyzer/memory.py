@@ -17,6 +17,7 @@ from .ir import Graph, Shape, WeightSpec, dtype_bytes
 from .report import LayerRow, Totals
 from .shapes.infer import GraphInference, NodeInference
 from .shapes.registry import WeightNeed, weight_leaf
+from .stored_data import stored_data
 
 
 @dataclass
@@ -44,6 +45,9 @@ class LayerFigures:
     #: Rows of a nested model's own layers.
     inner: list["LayerFigures"] = field(default_factory=list)
     output_shapes: list[Optional[Shape]] = field(default_factory=list)
+    #: What the row's outputs are (stored_data.StoredData.kind): "activation" (feature
+    #: maps), "generated" or "dequantized" weights, or "index" data.
+    kind: str = "activation"
 
 
 def layer_figures(inference: GraphInference, prefix: str = "",
@@ -51,8 +55,13 @@ def layer_figures(inference: GraphInference, prefix: str = "",
     groups: dict[str, list[NodeInference]] = {}
     for result in inference.nodes:
         groups.setdefault(result.node.layer, []).append(result)
-    return [_figures(name, results, prefix, plan, inference.graph)
-            for name, results in groups.items()]
+    data = stored_data(inference.graph)
+    figures = [_figures(name, results, prefix, plan, inference.graph)
+               for name, results in groups.items()]
+    for f in figures:
+        kinds = {data.kind(r.node) for r in f.nodes}
+        f.kind = kinds.pop() if len(kinds) == 1 else "activation"
+    return figures
 
 
 def _figures(layer: str, results: list[NodeInference], prefix: str, plan: DtypePlan,
@@ -178,11 +187,17 @@ def totals(figures: list[LayerFigures]) -> Totals:
     rows = [f.row for f in figures]
     params = sum(r.params for r in rows)
     pbytes = sum(r.param_bytes for r in rows)
-    fmap = sum(r.activation_bytes or 0 for r in rows)
+    by_kind: dict[str, int] = {}
+    for f in figures:
+        by_kind[f.kind] = by_kind.get(f.kind, 0) + (f.row.activation_bytes or 0)
+    fmap = by_kind.get("activation", 0)
     return Totals(
         params=params, stored_params=sum(r.stored_params for r in rows), param_bytes=pbytes,
         feature_map_bytes=fmap, total_bytes=pbytes + fmap,
         layers_with_unknown_shapes=sum(1 for r in rows if r.activation_bytes is None),
+        generated_weight_bytes=by_kind.get("generated", 0) + by_kind.get("dequantized", 0),
+        dequantized_weight_bytes=by_kind.get("dequantized", 0),
+        index_data_bytes=by_kind.get("index", 0),
     )
 
 

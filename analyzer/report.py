@@ -100,6 +100,17 @@ class Totals:
     training_activation_bytes: int = 0
     #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes.
     training_bytes: int = 0
+    #: Optimizer state the file itself stores (a .keras saved after training): not params,
+    #: in no figure above.
+    stored_optimizer_bytes: int = 0
+    #: Weights the graph computes at run time from stored data only (DequantizeLinear of a
+    #: stored weight, ConstantOfShape/Range from constants): not feature maps, not params.
+    generated_weight_bytes: int = 0
+    #: Part of generated_weight_bytes computed from quantized (int8...) stored weights.
+    dequantized_weight_bytes: int = 0
+    #: Stored index data (int64/int32/bool/string shape vectors, indices), initializer or
+    #: Constant node alike: not params, not feature maps.
+    index_data_bytes: int = 0
     #: Multiply-accumulates of every layer with a known count (at least, when
     #: layers_with_unknown_macs > 0).
     macs: int = 0

@@ -50,8 +50,9 @@ def test_tiny_cnn_at_stored_and_new_input(tmp_path):
     assert list(rows) == ["x", "conv", "relu", "flatten", "fc"]
     assert rows["conv"]["output_shapes"] == [[1, 8, 16, 16]] and rows["conv"]["params"] == 224
     assert rows["fc"]["output_shapes"] == [[1, 10]]
-    assert rows["flatten"]["params"] == 2  # the int64 shape initializer is stored data too
-    assert r["totals"]["params"] == stored == 224 + 2 + 2048 * 10
+    # The int64 shape initializer is index data, not params (README "What counts as a param").
+    assert rows["flatten"]["params"] == 0 and r["totals"]["index_data_bytes"] == 2 * 8
+    assert r["totals"]["params"] == stored - 2 == 224 + 2048 * 10  # less the 2 index elements
     # input + conv + relu + flatten + fc outputs, float32
     assert r["totals"]["feature_map_bytes"] == 4 * (3 * 256 + 8 * 256 * 3 + 10)
     assert "weights-mismatch" not in _codes(r)

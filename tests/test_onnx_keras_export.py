@@ -60,5 +60,8 @@ def test_keras_export_matches_h5():
     # ... and the difference is exactly the exporter's extra tensors, each explained above.
     extra = [r for name, r in orows.items() if name not in KERAS_OUTPUT_ROW.values()]
     assert all(r["type"] in EXTRA_ROWS for r in extra), {r["type"] for r in extra}
+    # (index Constants are index data, not feature maps: README "What counts as a param")
     assert o["totals"]["feature_map_bytes"] - k["totals"]["feature_map_bytes"] \
-        == sum(r["activation_bytes"] for r in extra)
+        == sum(r["activation_bytes"] for r in extra if r["type"] != "Constant")
+    assert o["totals"]["index_data_bytes"] == sum(
+        r["activation_bytes"] for r in extra if r["type"] == "Constant")

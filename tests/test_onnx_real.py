@@ -5,9 +5,10 @@ analysed at a new input and compared with what onnxruntime really produces at th
 - rapidocr-onnxruntime 1.4.4 ``ch_PP-OCRv4_det_infer.onnx``: a Paddle2ONNX export whose weights
   are all Constant nodes (no initializers at all).
 
-Params must equal the elements of every initializer plus every weight-carrying Constant
-(a Constant whose value tensor is not of an index dtype: int32/int64/bool/string), counted
-here straight from ``onnx.load`` (which does load the weights: it is the independent count).
+Params must equal the elements of every initializer and every Constant whose tensor is not
+of an index dtype (int32/int64/bool/string: index data, not params; README "What counts as
+a param"), counted here straight from ``onnx.load`` (which does load the weights: it is the
+independent count).
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ SHAPE = (1, 3, 640, 480)
 def _weights_elements(path) -> tuple[int, int, int]:
     """(elements of initializers + weight-carrying Constants, #initializers, #constants)."""
     m = onnx.load(str(path))
-    total = sum(math.prod(t.dims) for t in m.graph.initializer)
+    total = sum(math.prod(t.dims) for t in m.graph.initializer if t.data_type not in INDEX)
     consts = 0
     for n in m.graph.node:
         if n.op_type != "Constant":

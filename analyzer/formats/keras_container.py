@@ -10,11 +10,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 from .. import limits
 from ..errors import UnreadableArtifact, first_line
-from ..ir import WeightSpec
+from ..findings import Code
+from ..ir import ReaderFinding, WeightSpec
 
 #: Bounds on a model_config no real model comes near (DenseNet201's is 0.6 MB, 37k values,
 #: 12 deep), chosen so parsing the worst text within them stays well under 300 MiB of RSS.
@@ -148,3 +149,19 @@ def vars_tensors(root: Any) -> Iterator[tuple[str, WeightSpec]]:
 
 def _natural(key: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key))
+
+
+def is_optimizer_path(wpath: str) -> bool:
+    """Keras 3 saves the optimizer's own variables (iterations, learning rate, one slot
+    per trainable weight and per moment) under ``optimizer/vars`` of its weights file."""
+    return wpath.split("/", 1)[0] == "optimizer"
+
+
+def optimizer_state_finding(specs: Sequence[WeightSpec]) -> ReaderFinding:
+    """The info line that says what the file holds beside the model."""
+    nbytes = sum(w.nbytes for w in specs)
+    return ReaderFinding(
+        Code.OPTIMIZER_STATE, Code.OPTIMIZER_STATE.severity, None,
+        f"the weights file also stores the optimizer's state ({len(specs)} variables, "
+        f"{nbytes:,} bytes, saved after training); it is not counted as params "
+        "(totals.stored_optimizer_bytes)", {"stored_optimizer_bytes": nbytes})

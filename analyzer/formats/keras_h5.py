@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import replace
 from typing import Any, Optional
 
 from .. import limits, sources
@@ -14,8 +15,9 @@ from ..errors import UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import graph_from_keras_config
-from .keras_container import (attr_str, hdf5_dtype, keras_major, parse_config_json,
-                              producer_name, str_list, vars_tensors)
+from .keras_container import (attr_str, hdf5_dtype, is_optimizer_path, keras_major,
+                              optimizer_state_finding, parse_config_json, producer_name,
+                              str_list, vars_tensors)
 
 #: What reading needs imported: a process that forks isolated readers imports it once first.
 PRELOAD = ("h5py", f"{__package__}.keras_config", f"{__package__}.keras_container")
@@ -59,7 +61,8 @@ def _read_open(f: Any, path: str) -> Graph:
         if "layer_names" in weights_root.attrs or "layer_names0" in weights_root.attrs:
             return _weights_only(weights_by_layer, path, producer)
         if "vars" in f or "layers" in f:  # Keras 3 model.save_weights("x.weights.h5")
-            return _weights_only(_keras3_weights(f), path, "keras 3 (version not stored)")
+            return _weights_only(_keras3_weights(f), path, "keras 3 (version not stored)",
+                                 _keras3_optimizer(f))
         raise UnreadableArtifact("HDF5 file holds no Keras model (no model_config, no "
                                  "layer_names)", path)
     config = parse_config_json(raw_config, path)
@@ -142,6 +145,8 @@ def _keras3_weights(f: Any) -> dict[str, list[WeightSpec]]:
     Keras 3.? and later also store the layer's own name on each ``vars`` group."""
     result: dict[str, list[WeightSpec]] = {}
     for wpath, spec in vars_tensors(f):
+        if is_optimizer_path(wpath):
+            continue  # _keras3_optimizer's
         group_path, _, index = wpath.rpartition("/vars/")
         parts = group_path.split("/")
         # Group by the top-level entry (layers/<x>), whose sublayers (an LSTM's cell, a
@@ -158,6 +163,12 @@ def _keras3_weights(f: Any) -> dict[str, list[WeightSpec]]:
     return result
 
 
+def _keras3_optimizer(f: Any) -> tuple[WeightSpec, ...]:
+    """The optimizer state a Keras 3 weights file stores beside the model's weights."""
+    return tuple(replace(spec, name=wpath, trainable=False) for wpath, spec in vars_tensors(f)
+                 if is_optimizer_path(wpath))
+
+
 def _non_trainable_name(name: str) -> bool:
     """Keras never stores trainability in h5; these variable names are never trained."""
     leaf = name.rsplit("/", 1)[-1].split(":")[0]
@@ -165,7 +176,8 @@ def _non_trainable_name(name: str) -> bool:
                     "seed_generator_state", "iterations"}
 
 
-def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str) -> Graph:
+def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str,
+                  optimizer: tuple[WeightSpec, ...] = ()) -> Graph:
     loose = tuple(WeightSpec(name=f"{layer}/{w.name}" if not w.name.startswith(layer + "/")
                              else w.name, shape=w.shape, dtype=w.dtype, trainable=w.trainable)
                   for layer, ws in weights.items() for w in ws)
@@ -173,5 +185,6 @@ def _weights_only(weights: dict[str, list[WeightSpec]], path: str, producer: str
         code=Code.NO_ARCHITECTURE, severity=Severity.WARNING, layer=None,
         message="weights-only file (model.save_weights): it stores no model_config, so no "
                 "layer graph and no activation shapes can be inferred; weights are reported")
+    findings = (finding, optimizer_state_finding(optimizer)) if optimizer else (finding,)
     return Graph(format="keras-h5", producer=producer, name="weights", inputs=(), outputs=(),
-                 nodes=(), findings=(finding,), loose_weights=loose)
+                 nodes=(), findings=findings, loose_weights=loose, stored_optimizer=optimizer)

@@ -19,6 +19,7 @@ import io
 import re
 import struct
 import zipfile
+from dataclasses import replace
 from typing import Any, Mapping, Optional
 
 #: What reading needs imported: a process that forks isolated readers imports it once first.
@@ -30,7 +31,8 @@ from ..errors import UnreadableArtifact, first_line
 from ..findings import Code, Severity
 from ..ir import Graph, ReaderFinding, WeightSpec
 from .keras_config import MODEL_CLASSES, graph_from_keras_config
-from .keras_container import keras_major, parse_config_json, producer_name, vars_tensors
+from .keras_container import (is_optimizer_path, keras_major, optimizer_state_finding,
+                               parse_config_json, producer_name, vars_tensors)
 
 #: JSON members larger than this are not something Keras wrote.
 MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -68,25 +70,26 @@ def _read_zip(zf: zipfile.ZipFile, path: str) -> Graph:
     producer = producer_name(version)
     weights: dict[str, list[WeightSpec]] = {}
     findings: list[ReaderFinding] = []
+    stored_optimizer: tuple[WeightSpec, ...] = ()
     if "model.weights.h5" in infos:
         with _open_member(zf, infos["model.weights.h5"], path) as fh:
-            weights, unplaced = weights_by_layer(fh, config, path)
+            weights, unplaced, stored_optimizer = weights_by_layer(fh, config, path)
         if unplaced:
             findings.append(ReaderFinding(
                 Code.WEIGHTS_UNPLACED, Severity.WARNING, None,
                 f"{len(unplaced)} weight tensor(s) in model.weights.h5 match no layer of the "
                 f"config (e.g. {unplaced[0]}); they are reported as loose weights"))
+        if stored_optimizer:
+            findings.append(optimizer_state_finding(stored_optimizer))
     else:
         findings.append(ReaderFinding(Code.NO_WEIGHTS, Severity.INFO, None,
                                       "the zip stores no model.weights.h5"))
     major = keras_major(version, default=3)
     graph = graph_from_keras_config(config, weights, path=path, format="keras-zip",
                                     producer=producer, keras_major=major)
-    if findings:
-        graph = Graph(format=graph.format, producer=graph.producer, name=graph.name,
-                      inputs=graph.inputs, outputs=graph.outputs, nodes=graph.nodes,
-                      findings=graph.findings + tuple(findings),
-                      loose_weights=graph.loose_weights)
+    if findings or stored_optimizer:
+        graph = replace(graph, findings=graph.findings + tuple(findings),
+                        stored_optimizer=stored_optimizer)
     return graph
 
 
@@ -192,9 +195,10 @@ def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> _Memb
 # --------------------------------------------------------------------------- weights
 
 def weights_by_layer(fileobj: Any, config: Any, path: str
-                     ) -> tuple[dict[str, list[WeightSpec]], list[str]]:
+                     ) -> tuple[dict[str, list[WeightSpec]], list[str], tuple[WeightSpec, ...]]:
     """Stored weight specs per top-level layer name from a Keras 3 weights file (a
-    ``model.weights.h5`` or a ``.weights.h5``), and the paths no layer of ``config`` claims."""
+    ``model.weights.h5`` or a ``.weights.h5``), the paths no layer of ``config`` claims, and
+    the optimizer's variables (``optimizer/vars``: state saved after training, not params)."""
     import h5py
 
     try:
@@ -208,8 +212,12 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
     prefixes = sorted(owners, key=len, reverse=True)
     result: dict[str, list[WeightSpec]] = {}
     unplaced: list[str] = []
+    optimizer: list[WeightSpec] = []
     for wpath, spec in tensors:
         owner = next((p for p in prefixes if wpath.startswith(p + "/")), None)
+        if owner is None and is_optimizer_path(wpath):
+            optimizer.append(replace(spec, name=wpath, trainable=False))
+            continue
         if owner is None:
             unplaced.append(wpath)
             result.setdefault(wpath.rsplit("/vars/", 1)[0], []).append(spec)
@@ -221,7 +229,7 @@ def weights_by_layer(fileobj: Any, config: Any, path: str
         name = f"{inner or top}/{rel}"
         result.setdefault(top, []).append(WeightSpec(name=name, shape=spec.shape,
                                                      dtype=spec.dtype))
-    return result, unplaced
+    return result, unplaced, tuple(optimizer)
 
 
 def to_snake_case(name: str) -> str:

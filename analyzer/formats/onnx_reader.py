@@ -28,6 +28,20 @@ from ..ir import (ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape, Tensor
 from . import onnx_wire
 
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
+#: Classic-ML ops (ai.onnx.ml) hold their learned values in attributes, not in tensors:
+#: these attributes are params (thresholds, leaf values, coefficients, support vectors).
+ML_PARAM_ATTRIBUTES = {
+    "LinearClassifier": ("coefficients", "intercepts"),
+    "LinearRegressor": ("coefficients", "intercepts"),
+    "Scaler": ("offset", "scale"),
+    "SVMClassifier": ("coefficients", "support_vectors", "rho", "prob_a", "prob_b"),
+    "SVMRegressor": ("coefficients", "support_vectors", "rho"),
+    "TreeEnsembleClassifier": ("nodes_values", "nodes_hitrates", "class_weights",
+                               "base_values"),
+    "TreeEnsembleRegressor": ("nodes_values", "nodes_hitrates", "target_weights",
+                              "base_values"),
+    "TreeEnsemble": ("nodes_splits", "leaf_weights", "nodes_hitrates"),
+}
 #: Small integer constants a node consumes are copied into its config (Reshape targets...).
 MAX_CONST_VALUES = 64
 
@@ -137,6 +151,24 @@ class _ModelReader:
             return None if spec.dtype in INDEX_DTYPES else spec
         return None
 
+    def _attribute_weights(self, node: Any) -> list[WeightSpec]:
+        """The params an ai.onnx.ml node holds in its attributes (float lists or tensors,
+        ``<attr>_as_tensor`` too), named ``<node output>/<attribute>``."""
+        names = ML_PARAM_ATTRIBUTES.get(node.op_type, ())
+        if node.domain != "ai.onnx.ml" or not names:
+            return []
+        owner = node.output[0] if node.output else node.name
+        specs = []
+        for a in node.attribute:
+            base = a.name.removesuffix("_as_tensor")
+            if base not in names:
+                continue
+            if a.name.endswith("_as_tensor") and a.HasField("t"):
+                specs.append(self._spec(a.t, f"{owner}/{a.name}"))
+            elif len(a.floats):
+                specs.append(WeightSpec(f"{owner}/{a.name}", (len(a.floats),), "float32"))
+        return specs
+
     def _graph_weights(self, g: Any) -> dict[str, WeightSpec]:
         weights = {t.name: self._spec(t) for t in g.initializer}
         for s in g.sparse_initializer:
@@ -222,6 +254,9 @@ class _ModelReader:
                 f"but stores {p.stored_bytes:,} bytes (truncated or hollow file?)",
                 {"expected_bytes": p.expected_bytes, "stored_bytes": p.stored_bytes}))
         weights = self._graph_weights(g)
+        index_data = index_initializers(weights, g)
+        for name in index_data:
+            del weights[name]
         const_values = self._const_values(g)
         base = onnx_proto.weight_free(self.onnx, m)
         types = self._value_types(base)
@@ -237,7 +272,7 @@ class _ModelReader:
                 continue  # a weight, attached to its consumers
             mine: list[WeightSpec] = []
             for w in [weights[x] for x in n.input if x in weights] + \
-                    self._subgraph_weights(n, weights):
+                    self._subgraph_weights(n, weights) + self._attribute_weights(n):
                 if w.name not in counted:
                     counted.add(w.name)
                     mine.append(w)
@@ -246,6 +281,9 @@ class _ModelReader:
                 name = f"{name}#{i}"
             used_names.add(name)
             config = _attributes(n)
+            if n.domain == "ai.onnx.ml":  # class counts for the shape rules (lists trimmed)
+                config["list_lengths"] = {a.name: len(a.ints) + len(a.floats) + len(a.strings)
+                                          for a in n.attribute if a.type in (6, 7, 8)}
             consts = {str(k): const_values[x] for k, x in enumerate(n.input) if x in const_values}
             if consts:
                 config["const_inputs"] = consts
@@ -267,6 +305,7 @@ class _ModelReader:
             findings=tuple(self.findings),
             dialect=ONNX, engine_input=self._engine_input(base),
             known_dtypes=types, loose_weights=loose, batch_first=False,
+            index_data=tuple(index_data.values()),
         )
 
     def _engine_input(self, base: Any) -> OnnxModel:
@@ -298,6 +337,22 @@ class _ModelReader:
                 names.append(d.dim_param or None)
         return TensorSpec(vi.name, tuple(dims), onnx_wire.dtype_name(t.elem_type),
                           tuple(names))
+
+
+#: Quantized ops whose int32 input at this index is a learned bias (a param, not index data):
+#: QOperator models feed it to the op, QDQ models dequantize it first.
+QUANTIZED_BIAS_INPUT = {"QLinearConv": 8, "QGemm": 6, "DequantizeLinear": 0}
+
+
+def index_initializers(weights: dict[str, WeightSpec], g: Any) -> dict[str, WeightSpec]:
+    """Initializers of an index dtype (int64/int32/bool/string: shape vectors, indices, axes):
+    index data, not params, as index-typed Constant nodes are. An int32 quantized bias is
+    a param."""
+    biases = {n.input[QUANTIZED_BIAS_INPUT[n.op_type]] for n in g.node
+              if QUANTIZED_BIAS_INPUT.get(n.op_type, -1) >= 0
+              and len(n.input) > QUANTIZED_BIAS_INPUT[n.op_type]}
+    return {name: w for name, w in weights.items()
+            if w.dtype in INDEX_DTYPES and name not in biases}
 
 
 def _attributes(node: Any) -> dict[str, Any]:

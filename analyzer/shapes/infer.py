@@ -70,9 +70,35 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
             if tensors.get(tid) is None:
                 tensors[tid] = shape
         results.append(result)
+    findings = [_still_unshaped(f, tensors) for f in findings]
     findings.extend(_disagreement_finding(results))
     return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
-                          nodes=results, findings=findings)
+                          nodes=results, findings=[f for f in findings if f])
+
+
+def _still_unshaped(finding: ReaderFinding, tensors: Mapping[str, Optional[Shape]]
+                    ) -> Optional[ReaderFinding]:
+    """The engines' "unshaped-tensors" finding, less the tensors a rule shaped since (None
+    when no tensor is left)."""
+    if finding.code != "unshaped-tensors":
+        return finding
+    left = [t for t in finding.extra.get("tensors", []) if tensors.get(t) is None]
+    if not left:
+        return None
+    before = finding.extra.get("count", len(left))
+    count = before - (len(finding.extra.get("tensors", [])) - len(left))
+    return ReaderFinding(finding.code, finding.severity, finding.layer,
+                         f"{count} tensors could not be shaped by either engine at this input "
+                         f"(their bytes are left out, never guessed): {', '.join(left)}"
+                         + (" ..." if count > len(left) else ""),
+                         {**finding.extra, "count": count, "tensors": left})
+
+
+def _activation_unknown(node: Node, ins: list[Optional[Shape]]) -> bool:
+    """An input the rule needs is unshaped. Weights and omitted optional inputs (ONNX's ""
+    names) have no activation shape; a rule reads weights from ``node.weights``."""
+    held = {w.name for w in node.weights}
+    return any(s is None for t, s in zip(node.inputs, ins) if t and t not in held)
 
 
 #: How many disagreeing tensors the finding lists (its count says how many there are).
@@ -114,7 +140,7 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
                                  "the shape engines left an output unshaped")
         return NodeInference(node, [None] * len(node.outputs), None, NO_RULE,
                              f"no shape rule for {node.op}")
-    if any(s is None for s in ins):
+    if _activation_unknown(node, ins):
         if node.outputs and all(s is not None for s in known_outs):
             return NodeInference(node, known_outs, None, FROM_ORACLE)
         if engine_only:
