@@ -19,24 +19,26 @@ from .training import training_figures
 def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = None,
             dims: Optional[Mapping[str, int]] = None, signature: Optional[str] = None, *,
             optimizer: str = "adam", dtype: Optional[str] = None,
-            weights_dtype: Optional[str] = None) -> Report:
+            weights_dtype: Optional[str] = None, size: Optional[Sequence[int]] = None) -> Report:
     """Analyse the artifact at ``path`` at the stated inputs. Raises MemscanError if unusable.
 
     ``signature``: the SavedModel serving signature to analyse (default serving_default).
     ``dtype``/``weights_dtype`` re-type floating activations/weights (what-if);
     ``optimizer`` (sgd, momentum, adam) sets the training estimate's optimizer state.
+    ``size`` (``--size``) sets the spatial dims of image-like inputs (inputs.sized_shape).
     """
     graph = formats.load(path, signature=signature)
     return analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
-                         weights_dtype=weights_dtype)
+                         weights_dtype=weights_dtype, size=size)
 
 
 def analyse_graph(graph: Graph, path: str, inputs: Sequence[InputArg] = (),
                   batch: Optional[int] = None, dims: Optional[Mapping[str, int]] = None,
                   *, optimizer: str = "adam", dtype: Optional[str] = None,
-                  weights_dtype: Optional[str] = None) -> Report:
+                  weights_dtype: Optional[str] = None,
+                  size: Optional[Sequence[int]] = None) -> Report:
     plan = DtypePlan(activations=dtype, weights=weights_dtype)
-    shapes = resolve_inputs(graph, inputs, batch, dims, path=path)
+    shapes = resolve_inputs(graph, inputs, batch, dims, path=path, size=size)
     inference = infer(graph, shapes)
     figures = layer_figures(inference, plan=plan) + loose_weight_figures(graph.loose_weights,
                                                                           plan)

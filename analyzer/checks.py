@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterator
 
-from .ir import Graph, dtype_bytes
+from .ir import Graph, dtype_bytes, dtype_known
 from .memory import LayerFigures, walk
 from .report import Finding, Totals
 from .shapes.infer import NO_RULE, REJECTED, GraphInference
@@ -93,6 +93,39 @@ def big_tensors(data: CheckInput) -> Iterator[Finding]:
                               f"{what} of layer {f.path} is {nbytes / 2**30:.2f} GiB, over "
                               "protobuf's 2 GiB limit and many runtimes' single-buffer limit",
                               {"bytes": nbytes, "shape": list(shape)})
+
+
+#: How many tensor names a finding lists (the count says how many there are).
+LISTED = 20
+
+
+@check
+def unknown_dtype(data: CheckInput) -> Iterator[Finding]:
+    """Tensors whose dtype has no known size: their bytes are left out (ir.dtype_bytes gives
+    0), so every figure is a lower bound; named here rather than guessed. Non-tensor values
+    (``sequence<...>``) have their own finding."""
+    found: dict[str, str] = {}
+    for spec in data.graph.inputs:
+        found.setdefault(spec.name, spec.dtype)
+    for f in walk(data.figures):
+        for r in f.nodes:
+            for t in r.node.outputs:
+                found.setdefault(t, r.node.dtype)
+            for w in r.node.weights:
+                found.setdefault(w.name, w.dtype)
+    for w in data.graph.loose_weights:
+        found.setdefault(w.name, w.dtype)
+    unknown = {t: d for t, d in found.items() if not dtype_known(d) and "<" not in d}
+    if not unknown:
+        return
+    names = list(unknown)
+    dtypes = sorted(set(unknown.values()))
+    yield Finding("unknown-dtype", "warning", None,
+                  f"{len(names)} tensors have a dtype memscan has no size for "
+                  f"({', '.join(dtypes)}): {', '.join(names[:LISTED])}"
+                  f"{' ...' if len(names) > LISTED else ''}; their bytes are left out, so "
+                  "every memory figure is at least what is shown (a lower bound)",
+                  {"tensors": names[:LISTED], "count": len(names), "dtypes": dtypes})
 
 
 @check

@@ -32,6 +32,7 @@ EPILOG = """examples:
   memscan model.h5 --input 512,512,3 --format json -o report.json
   memscan model.onnx --input 1,3,1024,1024
   memscan model.onnx --batch 8 --dim height=1024 --dim width=768
+  memscan models/ --size 1024x1024        (.h5, .onnx, SavedModel alike)
   memscan saved_model_dir/ --input 1024,1024,3 --signature serving_default
   memscan models/ other.h5 --input 1024,1024,3 --budget 8GiB --jobs 4
   memscan models/ --input 1024,1024,3 --fail-on int32-param-overflow,weights-mismatch
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
     """The "analysis" group (``memscan`` and ``memscan diff`` share it): every option in it
     reaches ``analysis.analyse()`` as the keyword named by its ``dest``."""
-    from .inputs import parse_dim_arg, parse_input_arg
+    from .inputs import parse_dim_arg, parse_input_arg, parse_size_arg
 
     analysis = p.add_argument_group("analysis", "the input to analyse each model at")
     p.analysis_group = analysis  # type: ignore[attr-defined]
@@ -170,8 +171,11 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                           help="input dims without the batch, e.g. 1024,1024,3; repeat with "
                                "NAME= for several inputs (default: the shapes stored in the "
                                "file); ONNX: the full shape, e.g. 1,3,1024,1024, or without "
-                               "the batch with --batch")
+                               "the batch (then --batch, default 1)")
     analysis.add_argument("--batch", type=int, help="batch size (default 1)")
+    analysis.add_argument("--size", type=_arg(parse_size_arg), metavar="HxW",
+                          help="spatial dims of image-like inputs, NHWC or NCHW, any format "
+                               "(e.g. 1024x768; 1024 for square); batch and channels as stored")
     analysis.add_argument("--dim", dest="dims", action=_IntoDict, type=_arg(parse_dim_arg),
                           metavar="NAME=VALUE",
                           help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
@@ -240,7 +244,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return run_sweeps(args, analysis_kwargs(parser, args), gate)
         audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
                           exclude=args.exclude or (), progress_stream=sys.stderr,
-                          isolate=args.isolate, time_limit=args.time_limit)
+                          isolate=args.isolate, time_limit=args.time_limit,
+                          per_path=getattr(args, "per_path", None))
         if not audit.results and not audit.errors:  # nothing to report: one line, exit 2
             print(f"memscan: error: {', '.join(args.paths)}: {_nothing_found(audit)}",
                   file=sys.stderr)

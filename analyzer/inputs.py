@@ -1,4 +1,12 @@
-"""The input shapes the user states (``--input``, ``--batch``, ``--dim``) resolved against a graph."""
+"""The input shapes the user states (``--input``, ``--batch``, ``--dim``, ``--size``) resolved
+against a graph.
+
+One convention for every format: ``--size HxW`` sets the spatial dims of image-like inputs
+(the channel axis found from the graph's data layout or the fixed channel dim) and keeps batch
+and channels as stored; ``--input`` may leave the batch out everywhere (it comes from
+``--batch``, default 1). A Keras/SavedModel ``--input`` that contradicts the channel or
+feature dim the file fixes is refused with the stored layout and a corrected ``--input``.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -29,16 +37,21 @@ def parse_input_arg(text: str) -> InputArg:
     parts = [p.strip() for p in text.replace("x", ",").replace("×", ",").split(",") if p.strip()]
     if not parts:
         raise BadArguments(f"--input {text!r} gives no dims")
+    return InputArg(name, _dims(parts, "--input dim"))
+
+
+def _dims(parts: Sequence[str], what: str) -> tuple[int, ...]:
+    """Positive integer dims from their texts; BadArguments naming ``what`` otherwise."""
     dims = []
     for p in parts:
         try:
             d = int(p)
         except ValueError:
-            raise BadArguments(f"--input dim {p!r} is not an integer") from None
+            raise BadArguments(f"{what} {p!r} is not an integer") from None
         if d <= 0 or d > MAX_DIM:
-            raise BadArguments(f"--input dim {d} is out of range (1 to {MAX_DIM})")
+            raise BadArguments(f"{what} {d} is out of range (1 to {MAX_DIM})")
         dims.append(d)
-    return InputArg(name, tuple(dims))
+    return tuple(dims)
 
 
 def parse_dim_arg(text: str) -> tuple[str, int]:
@@ -56,9 +69,106 @@ def parse_dim_arg(text: str) -> tuple[str, int]:
     return name, d
 
 
+def parse_size_arg(text: str) -> tuple[int, ...]:
+    """``--size 1024x768`` (height x width), ``--size 1024`` (every spatial dim)."""
+    parts = [p.strip() for p in text.lower().replace("×", "x").replace(",", "x").split("x")]
+    if not parts or not all(parts):
+        raise BadArguments(f"--size {text!r}: expected HxW or one number, e.g. --size 1024x1024")
+    return _dims(parts, f"--size {text!r}:")
+
+
+CHANNELS_LAST, CHANNELS_FIRST = "channels-last", "channels-first"
+#: A node's ``data_format`` values that mean channels-first (Keras, TF graph attributes).
+_FIRST_FORMATS = {"channels_first", "NCHW", "NCW", "NCDHW"}
+
+
+def graph_layout(graph: Graph) -> Optional[str]:
+    """The data layout a graph's layers state (Keras ``data_format``, TF ``NCHW``), or None
+    for a graph whose ops carry no layout (ONNX, where the fixed dims tell it)."""
+    if not graph.batch_first:
+        return None
+    for node in graph.nodes:
+        fmt = node.config.get("data_format") if isinstance(node.config, Mapping) else None
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode("ascii", "replace")
+        if fmt in _FIRST_FORMATS:
+            return CHANNELS_FIRST
+    return CHANNELS_LAST
+
+
+def channel_axis(spec: TensorSpec, layout: Optional[str]) -> Optional[int]:
+    """Index (batch included) of the channel/feature dim of ``spec``, or None when it has
+    none or it cannot be told. Rank 2 integer inputs are token ids (the dim is a sequence
+    length, free); rank 2 otherwise is (batch, features)."""
+    shape = spec.shape
+    if len(shape) < 2:
+        return None
+    if len(shape) == 2:
+        return None if spec.dtype.startswith(("int", "uint")) else 1
+    if layout == CHANNELS_FIRST:
+        return 1
+    if layout == CHANNELS_LAST:
+        return len(shape) - 1
+    first, last = shape[1], shape[-1]  # no stated layout: the fixed channel dim tells it
+    if first is not None and (last is None or first < last):
+        return 1
+    if last is not None and (first is None or last < first):
+        return len(shape) - 1
+    return None
+
+
+def layout_name(spec: TensorSpec, axis: Optional[int]) -> str:
+    if axis is None:
+        return "layout unknown"
+    if len(spec.shape) == 2:
+        return "features last"
+    return CHANNELS_FIRST if axis == 1 else CHANNELS_LAST
+
+
+def sized_shape(shape: Shape, size: Sequence[int], axis: int) -> Shape:
+    """``shape`` (batch first) with its spatial dims — all but the batch and the channel axis
+    ``axis`` — set to ``size`` (one value: every spatial dim; else one per spatial dim, in
+    order). The sweep over input sizes reuses this."""
+    spatial = [i for i in range(1, len(shape)) if i != axis]
+    if len(size) == 1:
+        size = tuple(size) * len(spatial)
+    if len(size) != len(spatial):
+        raise BadArguments(f"--size gives {len(size)} dims; the input {_fmt(shape)} has "
+                           f"{len(spatial)} spatial dims")
+    out = list(shape)
+    for i, d in zip(spatial, size):
+        out[i] = d
+    return tuple(out)
+
+
+def _image_like(spec: TensorSpec, layout: Optional[str]) -> Optional[int]:
+    """The channel axis of an image-like input (rank 3 to 5 with the batch, a known channel
+    axis), or None for any other input."""
+    if not 3 <= len(spec.shape) <= 5:
+        return None
+    return channel_axis(spec, layout)
+
+
+def _apply_size(graph: Graph, spec: TensorSpec, size: Sequence[int], layout: Optional[str],
+                path: str) -> TensorSpec:
+    axis = _image_like(spec, layout)
+    if axis is None:
+        raise BadArguments(
+            f"--size sets the spatial dims of image-like inputs; input {spec.name!r} stores "
+            f"{_fmt(spec.shape)} ({layout_name(spec, channel_axis(spec, layout))}): give it "
+            f"with --input {spec.name}=...", path or None)
+    try:
+        return replace(spec, shape=sized_shape(spec.shape, size, axis))
+    except BadArguments as exc:
+        raise BadArguments(f"input {spec.name!r}: {exc}", path or None) from None
+
+
 def resolve_inputs(graph: Graph, args: Sequence[InputArg], batch: Optional[int],
-                   dims: Optional[Mapping[str, int]] = None, *, path: str = "") -> dict[str, Shape]:
-    """Map every graph input to a fully known shape, or raise BadArguments naming what's missing."""
+                   dims: Optional[Mapping[str, int]] = None, *, path: str = "",
+                   size: Optional[Sequence[int]] = None) -> dict[str, Shape]:
+    """Map every graph input to a fully known shape, or raise BadArguments naming what's
+    missing. ``size`` (``--size``) sets the spatial dims of every input ``args`` does not
+    give."""
     if batch is not None and batch <= 0:
         raise BadArguments("--batch must be a positive integer", path or None)
     specs = {s.name: s for s in graph.inputs}
@@ -85,14 +195,21 @@ def resolve_inputs(graph: Graph, args: Sequence[InputArg], batch: Optional[int],
                 f"--input {graph.inputs[0].name if graph.inputs else 'name'}=...", path or None)
         for spec, a in zip(free, unnamed):
             assigned[spec.name] = a
+    layout = graph_layout(graph)
     result: dict[str, Shape] = {}
     for spec in graph.inputs:
+        arg = assigned.get(spec.name)
         if graph.batch_first:
-            shape = _apply(spec, assigned.get(spec.name), batch, graph.batch_first, path)
+            given = _apply_size(graph, spec, size, layout, path) if size and arg is None else spec
+            shape = _apply(given, arg, batch, graph.batch_first, path)
+            if arg is not None:
+                _check_layout(spec, shape, layout, arg, path)
             shape = _bind_named_dims(spec, shape, dims or {})
         else:  # --dim values first, so --input and --batch are checked against them
             bound = replace(spec, shape=_bind_named_dims(spec, spec.shape, dims or {}))
-            shape = _apply(bound, assigned.get(spec.name), batch, False, path)
+            if size and arg is None:
+                bound = _apply_size(graph, bound, size, layout, path)
+            shape = _apply(bound, arg, batch, False, path)
         for i, d in enumerate(shape):
             if d is None:
                 label = f"dim {i}" + (f" ({spec.dim_names[i]})" if i < len(spec.dim_names)
@@ -147,20 +264,59 @@ def _apply(spec: TensorSpec, arg: Optional[InputArg], batch: Optional[int], batc
             raise BadArguments(f"input {spec.name!r}: --input {given} gives batch {shape[0]} "
                                f"but --batch is {batch}; give the shape without the batch "
                                f"(layout {_layout(spec)})", path or None)
-    elif len(arg.dims) == len(stored) - 1 and batch is not None:
-        shape = [batch, *arg.dims]
+    elif len(arg.dims) == len(stored) - 1:  # without the batch, as for Keras
+        shape = [batch if batch is not None else 1, *arg.dims]
     else:
         raise BadArguments(
             f"input {spec.name!r} has layout {_layout(spec)} ({len(stored)} dims); --input gave "
-            f"{len(arg.dims)}: {given}"
-            + ("" if batch is not None else " (leave out the batch only with --batch)"),
-            path or None)
+            f"{len(arg.dims)}: {given} (the full shape, or without the batch)", path or None)
     for i, (want, got) in enumerate(zip(stored, shape)):
         if want is not None and want != got:
+            axis = channel_axis(spec, None)
+            hint = ""
+            if axis is not None and 3 <= len(stored) <= 5 and shape[axis] != stored[axis]:
+                hint = (f" ({layout_name(spec, axis)}; try --input "
+                        f"{','.join(map(str, _corrected(shape, stored, axis)[1:]))}, or "
+                        "--size to set only the spatial dims)")
             raise BadArguments(
                 f"input {spec.name!r} fixes dim {i} at {want}, expected layout {_layout(spec)}; "
-                f"--input gave {','.join(map(str, shape))}", path or None)
+                f"--input gave {','.join(map(str, shape))}{hint}", path or None)
     return tuple(shape)
+
+
+def _check_layout(spec: TensorSpec, shape: Shape, layout: Optional[str], arg: InputArg,
+                  path: str) -> None:
+    """Refuse an ``--input`` whose channel/feature dim contradicts the one the file fixes
+    (``3,1024,1024`` on a channels-last model storing ``[None, 224, 224, 3]``)."""
+    axis = channel_axis(spec, layout)
+    if axis is None or axis >= len(shape):
+        return
+    want = spec.shape[axis]
+    if want is None or shape[axis] == want:
+        return
+    name = layout_name(spec, axis)
+    what = "features" if len(spec.shape) == 2 else "channels"
+    fixed = _corrected(shape, spec.shape, axis)
+    spatial = "x".join(str(d) for i, d in enumerate(fixed) if i not in (0, axis))
+    stored = "[" + ", ".join(str(d) for d in spec.shape) + "]"  # Keras's own notation
+    raise BadArguments(
+        f"input {spec.name!r}: --input {','.join(map(str, arg.dims))} gives {what} "
+        f"{shape[axis]}, but the file stores {stored}: {name}, {what} fixed at {want}; try "
+        f"--input {','.join(map(str, fixed[1:]))}"
+        + (f" (or --size {spatial})" if len(spec.shape) > 2 else ""), path or None)
+
+
+def _corrected(shape: Shape, stored: Shape, axis: int) -> list:
+    """``shape`` with the stored channel value at ``axis``; when the given dims hold that
+    value elsewhere (channels-first given for channels-last), it moves rather than doubles."""
+    want = stored[axis]
+    given = list(shape[1:])
+    if want in given:
+        given.remove(want)
+    else:
+        del given[axis - 1]
+    given.insert(axis - 1, want)
+    return [shape[0], *given]
 
 
 def _bind_named_dims(spec: TensorSpec, shape: Shape, dims: Mapping[str, int]) -> Shape:

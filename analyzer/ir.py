@@ -18,8 +18,9 @@ from typing import Any, Callable, Mapping, Optional
 
 Shape = tuple[Optional[int], ...]
 
-#: Bytes per element of every dtype a reader may report. Unknown dtypes count as 4 bytes and
-#: are reported by the reader as a finding, never guessed silently.
+#: Bytes per element of every dtype a reader may report. A dtype not listed here counts as 0
+#: bytes: its tensors are left out of every figure, which the ``unknown-dtype`` finding names
+#: (so the figures are "at least"), never guessed silently.
 DTYPE_BYTES: dict[str, int] = {
     "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2,
     "float8_e4m3fn": 1, "float8_e4m3fnuz": 1, "float8_e5m2": 1, "float8_e5m2fnuz": 1,
@@ -30,9 +31,18 @@ DTYPE_BYTES: dict[str, int] = {
 }
 
 
+#: The dtype a reader gives a tensor whose element type the file does not state.
+UNKNOWN_DTYPE = "unknown"
+
+
 def dtype_bytes(dtype: str) -> int:
-    """Bytes per element of ``dtype``; 4 for a name we do not know."""
-    return DTYPE_BYTES.get(dtype, 4)
+    """Bytes per element of ``dtype``; 0 for a name we do not know (left out, and reported by
+    the ``unknown-dtype`` check)."""
+    return DTYPE_BYTES.get(dtype, 0)
+
+
+def dtype_known(dtype: str) -> bool:
+    return dtype in DTYPE_BYTES
 
 
 def num_elements(shape: Shape) -> Optional[int]:

@@ -31,27 +31,29 @@ def default_jobs() -> int:
 def run_audit(paths: Sequence[str], analyse_kwargs: Mapping[str, Any], gate: Gate = Gate(),
               jobs: Optional[int] = None, exclude: Sequence[str] = (),
               progress_stream: Optional[TextIO] = None, isolate: Optional[bool] = None,
-              time_limit: Optional[int] = None) -> Audit:
+              time_limit: Optional[int] = None, per_path: Optional[Any] = None) -> Audit:
     """Discover, analyse (in ``jobs`` processes) and gate every artifact under ``paths``.
 
     ``isolate`` (None: isolate.isolate_by_default) reads each artifact in a child process
-    limited to ``time_limit`` CPU seconds (analyzer/isolate.py)."""
+    limited to ``time_limit`` CPU seconds (analyzer/isolate.py). ``per_path`` (a
+    config.PerPath) adjusts the analysis options of the artifacts its globs match."""
     from .isolate import isolate_by_default
 
     found = discover(paths, exclude)
     kwargs: dict[str, Any] = dict(analyse_kwargs)
     if isolate if isolate is not None else isolate_by_default(len(found.artifacts)):
         kwargs[ISOLATE] = time_limit
+    each = [per_path.options(p, kwargs) if per_path else kwargs for p in found.artifacts]
     jobs = min(jobs or default_jobs(), max(1, len(found.artifacts)))
     progress = Progress(len(found.artifacts), progress_stream)
     try:
         if jobs == 1:
             results = []
-            for path in found.artifacts:
-                results.append(analyse_one(path, kwargs))
+            for path, options in zip(found.artifacts, each):
+                results.append(analyse_one(path, options))
                 progress.advance(path)
         else:
-            results = _parallel(found.artifacts, kwargs, jobs, progress)
+            results = _parallel(found.artifacts, each, jobs, progress)
     finally:
         progress.close()
     for r in results:
@@ -101,7 +103,7 @@ def _named(exc: MemscanError, path: str) -> str:
     return str(exc) if exc.path else f"{path}: {exc}"
 
 
-def _parallel(paths: Sequence[str], kwargs: Mapping[str, Any], jobs: int,
+def _parallel(paths: Sequence[str], kwargs: Sequence[Mapping[str, Any]], jobs: int,
               progress: Progress) -> list[ArtifactResult]:
     results: list[Optional[ArtifactResult]] = [None] * len(paths)
     crashed = _pool(list(range(len(paths))), paths, kwargs, jobs, results, progress)
@@ -114,7 +116,8 @@ def _parallel(paths: Sequence[str], kwargs: Mapping[str, Any], jobs: int,
     return [r for r in results if r is not None]
 
 
-def _pool(indices: list[int], paths: Sequence[str], kwargs: Mapping[str, Any], jobs: int,
+def _pool(indices: list[int], paths: Sequence[str], kwargs: Sequence[Mapping[str, Any]],
+          jobs: int,
           results: list[Optional[ArtifactResult]], progress: Progress) -> list[int]:
     """Run ``indices`` in a pool of ``jobs`` processes; return those whose worker died."""
     crashed: list[int] = []
@@ -122,7 +125,7 @@ def _pool(indices: list[int], paths: Sequence[str], kwargs: Mapping[str, Any], j
         futures = {}
         for i in indices:
             try:
-                futures[pool.submit(analyse_one, paths[i], kwargs)] = i
+                futures[pool.submit(analyse_one, paths[i], kwargs[i])] = i
             except BrokenProcessPool:  # a worker died while we were still submitting
                 crashed.append(i)
         for fut in as_completed(futures):

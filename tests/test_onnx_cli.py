@@ -87,7 +87,8 @@ def test_batch_dim_and_layout_errors(tmp_path):
     assert resolve_inputs(graph, [parse_input_arg("3,16,16")], 2) == {"x": (2, 3, 16, 16)}
     assert resolve_inputs(graph, [parse_input_arg("x=1,3,8,8")], None) == {"x": (1, 3, 8, 8)}
     for args, batch, dims, fragments in [
-        (["16,16,3"], None, {}, ["[N, 3, H, W]", "only with --batch"]),
+        (["16,16,3"], None, {}, ["[N, 3, H, W]", "fixes dim 1 at 3", "try --input 3,16,16"]),
+        (["16,3"], None, {}, ["[N, 3, H, W]", "--input gave 2: 16,3"]),
         (["2,3,16,16"], 4, {}, ["batch 2 but --batch is 4"]),
         ([], None, {"height": 4}, ["no input dim named 'height'", "H, N, W"]),
         ([], None, {}, ["dim 2 (H) is unknown", "--dim H=VALUE"]),

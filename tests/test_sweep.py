@@ -46,6 +46,15 @@ def test_batch_points_equal_single_runs(path: str) -> None:
         assert p.totals == analyse(path, batch=p.value, **AT[path]).totals
 
 
+def test_size_points_equal_single_runs() -> None:
+    """size: the square spatial side, layout-aware as --size is (NHWC Keras here)."""
+    s = _sweep(MOBILENET, "size=96:160:32")
+    for p in s.points:
+        single = analyse(MOBILENET, size=(p.value, p.value))
+        assert p.totals == single.totals
+        assert single.inputs[0].shape == [1, p.value, p.value, 3]
+
+
 def test_axis_points_equal_single_runs() -> None:
     """INPUT.AXIS: axis 1 (height) of the input's full shape, the width kept as stored."""
     name = analyse(VGG_NOTOP, **AT[VGG_NOTOP]).inputs[0].name

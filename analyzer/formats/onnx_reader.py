@@ -19,7 +19,7 @@ import os
 from typing import Any, Optional
 
 from ..errors import UnreadableArtifact
-from ..ir import Graph, Node, ReaderFinding, TensorSpec, WeightSpec, num_elements
+from ..ir import UNKNOWN_DTYPE, Graph, Node, ReaderFinding, TensorSpec, WeightSpec, num_elements
 from . import onnx_wire
 
 INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
@@ -244,7 +244,7 @@ class _ModelReader:
                 name=name, op=n.op_type, layer=name, inputs=_trim(n.input),
                 outputs=tuple(n.output), config=config, weights=tuple(mine),
                 origin=n.domain or "ai.onnx",
-                dtype=types.get(n.output[0], "float32") if n.output else "float32"))
+                dtype=types.get(n.output[0], UNKNOWN_DTYPE) if n.output else "float32"))
         stuck = cycle_nodes(nodes)
         if stuck:
             raise UnreadableArtifact(

@@ -35,6 +35,9 @@ class NodeInference:
     message: str = ""
     #: The nested model's own inference, for a node with a subgraph.
     inner: Optional["GraphInference"] = None
+    #: Outputs where the format's engine and the node's rule gave different shapes (the
+    #: engine's kept): (tensor id, engine's shape, rule's shape).
+    disagreements: tuple = ()
 
 
 @dataclass
@@ -62,8 +65,29 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
             if tensors.get(tid) is None:
                 tensors[tid] = shape
         results.append(result)
+    findings.extend(_disagreement_finding(results))
     return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
                           nodes=results, findings=findings)
+
+
+#: How many disagreeing tensors the finding lists (its count says how many there are).
+LISTED = 20
+
+
+def _disagreement_finding(results: list[NodeInference]) -> list[ReaderFinding]:
+    """One ``rule-engine-disagree`` finding for every output whose engine shape overrode a
+    different rule shape: silent before, yet one of the two is wrong."""
+    rows = [(r.node.layer, tid, e, o) for r in results for tid, e, o in r.disagreements]
+    if not rows:
+        return []
+    listed = "; ".join(f"{layer} {tid}: engine {list(e)}, rule {list(o)}"
+                       for layer, tid, e, o in rows[:LISTED])
+    return [ReaderFinding(
+        "rule-engine-disagree", "warning", rows[0][0],
+        f"the shape engine and memscan's rules disagree on {len(rows)} tensors (the engine's "
+        f"shape is used): {listed}{' ...' if len(rows) > LISTED else ''}",
+        {"tensors": [{"layer": layer, "tensor": tid, "engine": list(e), "rule": list(o)}
+                     for layer, tid, e, o in rows[:LISTED]], "count": len(rows)})]
 
 
 def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
@@ -105,7 +129,9 @@ def _infer_node(node: Node, tensors: Mapping[str, Optional[Shape]],
     # The oracle's answer wins for a tensor it shaped; the rule fills the rest.
     merged = [k if k is not None else o for k, o in zip(known_outs, outputs)]
     merged += outputs[len(merged):]
-    return NodeInference(node, merged, needed, OK)
+    differ = tuple((tid, k, o) for tid, k, o in zip(node.outputs, known_outs, outputs)
+                   if k is not None and o is not None and not _compatible(k, o))
+    return NodeInference(node, merged, needed, OK, disagreements=differ)
 
 
 def _infer_nested(node: Node, ins: list[Optional[Shape]]) -> NodeInference:
@@ -121,6 +147,11 @@ def _infer_nested(node: Node, ins: list[Optional[Shape]]) -> NodeInference:
     outputs = [inner.tensors.get(t) for t in sub.outputs]
     status = OK if all(s is not None for s in outputs) else UNKNOWN_INPUT
     return NodeInference(node, outputs, None, status, inner=inner)
+
+
+def _compatible(a: Shape, b: Shape) -> bool:
+    """Same rank and no dim where both are known and differ."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
 def _checked(shape: Optional[Shape]) -> Optional[Shape]:
