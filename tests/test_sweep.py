@@ -214,3 +214,27 @@ def test_sweep_point_of_an_impossible_value_is_reported_not_fatal() -> None:
     assert [(p.value, p.error) for p in s.points] == [
         (1, None), (2, None), (3, "batch 3 contradicts the file"), (4, None)]
     assert s.points[3].totals.total_bytes == 40
+
+
+def test_sweep_diff_and_formula_json_follow_the_schema(tmp_path) -> None:
+    import jsonschema
+
+    from test_schema import VALIDATOR
+    docs = [
+        run_cli(MOBILENET, "--sweep", "batch=1:3:1", "--format", "json"),
+        run_cli(MOBILENET, str(FIXTURES / "keras3" / "vgg16.h5"), "--sweep", "batch=1:2:1",
+                "--format", "json"),
+        run_cli("diff", VGG_NOTOP, VGG_NOTOP, "--input", "224,224,3", "--new-input",
+                "256,256,3", "--format", "json"),
+        run_cli(MOBILENET, "--formula", "--format", "json"),
+    ]
+    kinds = []
+    for proc in docs:
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        VALIDATOR.validate(doc)
+        kinds.append(next(k for k in ("sweep", "sweeps", "diff", "formula") if k in doc))
+        bad = dict(doc, schema="memscan/2")
+        with pytest.raises(jsonschema.ValidationError):
+            VALIDATOR.validate(bad)
+    assert kinds == ["sweep", "sweeps", "diff", "formula"]
