@@ -33,14 +33,23 @@ def analyse(path: str, inputs: Sequence[InputArg] = (), batch: Optional[int] = N
     ``max_config_size``/``max_nodes`` raise or lower the bounds of analyzer/limits.py.
     """
     sources.reset()
-    with limits.using(config_bytes=max_config_size, nodes=max_nodes):
-        graph = read(path, signature)
-        limits.check_nodes(len(graph.nodes), path)  # whatever the format: before inference
+    graph = read_bounded(path, signature, max_config_size, max_nodes)
     report = analyse_graph(graph, path, inputs, batch, dims, optimizer=optimizer, dtype=dtype,
                            weights_dtype=weights_dtype, size=size)
     if sources.is_url(path):
         report.model.bytes_read = sources.bytes_read()
     return report
+
+
+def read_bounded(path: str, signature: Optional[str] = None,
+                 max_config_size: Optional[int] = None, max_nodes: Optional[int] = None
+                 ) -> Graph:
+    """``read`` under the size limits (analyzer/limits.py), the node count checked before any
+    inference: what ``analyse`` reads once, and sweeps read once for all their points."""
+    with limits.using(config_bytes=max_config_size, nodes=max_nodes):
+        graph = read(path, signature)
+        limits.check_nodes(len(graph.nodes), path)  # whatever the format: before inference
+    return graph
 
 
 def read(path: str, signature: Optional[str] = None) -> Graph:

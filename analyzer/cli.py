@@ -38,6 +38,10 @@ EPILOG = """examples:
   memscan models/ --input 1024,1024,3 --fail-on int32-param-overflow,weights-mismatch
   memscan models/ --input 1024,1024,3 --format html -o report.html
   memscan models/ --format markdown --fail-on any-error > comment.md
+  memscan model.h5 --sweep size=224:2048 --budget 16GiB --metric inference
+  memscan model.onnx --sweep batch=1:64:1 --format csv
+  memscan model.h5 --formula
+  memscan diff old.h5 new.h5 --input 1024,1024,3 --max-growth 5
 
 defaults: [tool.memscan] in the nearest pyproject.toml, e.g.
   inputs = ["models/"]   input = "1024,1024,3"   budget = "8GiB"   fail-on = ["any-error"]
@@ -97,10 +101,9 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .budget import METRICS, parse_codes, parse_metric, parse_size
-    from .inputs import parse_dim_arg, parse_input_arg, parse_size_arg
-    from .limits import parse_config_size
     from .render import FORMATS
     from .render.options import parse_layers
+    from .sweep import parse_sweep
 
     p = _Parser(prog="memscan", description="Memory a saved model needs at the input you "
                 "plan, read from the file alone (no model code, no weights loaded).",
@@ -110,36 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "searched recursively")
     p.add_argument("--version", action="version", version=f"memscan {__version__}")
 
-    analysis = p.add_argument_group("analysis", "the input to analyse each model at")
-    p.analysis_group = analysis  # type: ignore[attr-defined]
-    analysis.add_argument("--input", dest="inputs", action="append", metavar="[NAME=]DIMS",
-                          type=_arg(parse_input_arg),
-                          help="input dims without the batch, e.g. 1024,1024,3; repeat with "
-                               "NAME= for several inputs (default: the shapes stored in the "
-                               "file); ONNX: the full shape, e.g. 1,3,1024,1024, or without "
-                               "the batch (then --batch, default 1)")
-    analysis.add_argument("--batch", type=int, help="batch size (default 1)")
-    analysis.add_argument("--size", type=_arg(parse_size_arg), metavar="HxW",
-                          help="spatial dims of image-like inputs, NHWC or NCHW, any format "
-                               "(e.g. 1024x768; 1024 for square); batch and channels as stored")
-    analysis.add_argument("--dim", dest="dims", action=_IntoDict, type=_arg(parse_dim_arg),
-                          metavar="NAME=VALUE",
-                          help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
-                               "--dim height=1024; repeatable")
-    analysis.add_argument("--max-config-size", type=_arg(parse_config_size), metavar="SIZE",
-                          help="largest model config read (default 32MiB)")
-    analysis.add_argument("--max-nodes", type=_positive_int, metavar="N",
-                          help="largest graph analysed, in nodes (default 200000)")
-    analysis.add_argument("--signature", metavar="NAME",
-                          help="SavedModel: the signature to analyse (default serving_default; "
-                               "giving it analyses the traced graph even of a Keras-written one)")
-    analysis.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
-                          help="optimizer of the training estimate (state slots per trainable "
-                               "weight: 0, 1, 2; default adam)")
-    analysis.add_argument("--dtype", choices=WHAT_IF_DTYPES,
-                          help="what if the activations were this dtype (default: as in the file)")
-    analysis.add_argument("--weights-dtype", choices=WHAT_IF_DTYPES,
-                          help="what if the weights were this dtype (default: as stored)")
+    add_analysis_options(p)
 
     gates = p.add_argument_group("gates", "what makes the exit code 1")
     gates.add_argument("--budget", type=_arg(parse_size), metavar="SIZE",
@@ -154,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="CODE[,CODE...]",
                        help="finding codes that fail the run, e.g. int32-param-overflow,"
                             "weights-mismatch; any-error for every error finding")
+
+    sweeps = p.add_argument_group("sweeps", "one model at many values of one input dim")
+    sweeps.add_argument("--sweep", type=_arg(parse_sweep), metavar="DIM=START:STOP[:STEP]",
+                        help="analyse at every value of DIM (batch, size, a named dim or "
+                             "INPUT.AXIS) from START to STOP; without STEP and with --budget, "
+                             "the largest value within the budget is found by bisection")
+    sweeps.add_argument("--formula", action="store_true",
+                        help="print each figure as an exact polynomial in the square spatial "
+                             "side where one holds (checked on values it was not fitted on)")
 
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=tuple(FORMATS), help="default: table")
@@ -185,6 +168,44 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU seconds each isolated artifact may use (default 60; the wall "
                           "clock allows twice that plus 10 s)")
     return p
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """The "analysis" group (``memscan`` and ``memscan diff`` share it): every option in it
+    reaches ``analysis.analyse()`` as the keyword named by its ``dest``."""
+    from .inputs import parse_dim_arg, parse_input_arg, parse_size_arg
+    from .limits import parse_config_size
+
+    analysis = p.add_argument_group("analysis", "the input to analyse each model at")
+    p.analysis_group = analysis  # type: ignore[attr-defined]
+    analysis.add_argument("--input", dest="inputs", action="append", metavar="[NAME=]DIMS",
+                          type=_arg(parse_input_arg),
+                          help="input dims without the batch, e.g. 1024,1024,3; repeat with "
+                               "NAME= for several inputs (default: the shapes stored in the "
+                               "file); ONNX: the full shape, e.g. 1,3,1024,1024, or without "
+                               "the batch (then --batch, default 1)")
+    analysis.add_argument("--batch", type=int, help="batch size (default 1)")
+    analysis.add_argument("--size", type=_arg(parse_size_arg), metavar="HxW",
+                          help="spatial dims of image-like inputs, NHWC or NCHW, any format "
+                               "(e.g. 1024x768; 1024 for square); batch and channels as stored")
+    analysis.add_argument("--dim", dest="dims", action=_IntoDict, type=_arg(parse_dim_arg),
+                          metavar="NAME=VALUE",
+                          help="bind a symbolic input dim by name (ONNX dim_param), e.g. "
+                               "--dim height=1024; repeatable")
+    analysis.add_argument("--max-config-size", type=_arg(parse_config_size), metavar="SIZE",
+                          help="largest model config read (default 32MiB)")
+    analysis.add_argument("--max-nodes", type=_positive_int, metavar="N",
+                          help="largest graph analysed, in nodes (default 200000)")
+    analysis.add_argument("--signature", metavar="NAME",
+                          help="SavedModel: the signature to analyse (default serving_default; "
+                               "giving it analyses the traced graph even of a Keras-written one)")
+    analysis.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
+                          help="optimizer of the training estimate (state slots per trainable "
+                               "weight: 0, 1, 2; default adam)")
+    analysis.add_argument("--dtype", choices=WHAT_IF_DTYPES,
+                          help="what if the activations were this dtype (default: as in the file)")
+    analysis.add_argument("--weights-dtype", choices=WHAT_IF_DTYPES,
+                          help="what if the weights were this dtype (default: as stored)")
 
 
 def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
@@ -235,8 +256,12 @@ def _nothing_found(audit) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["diff"]:  # memscan diff OLD NEW (a file named diff: ./diff)
+        from .cli_diff import main as diff_main
+
+        return diff_main(argv[1:])
+    parser = build_parser()
     args = parser.parse_args(argv)
     from .budget import Gate, check_metric, check_units
     from .orchestrate import run_audit
@@ -260,6 +285,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args.budget = check_units(args.metric, args.budget)
         gate = Gate(budget=args.budget, metric=args.metric,
                     fail_on=tuple(c for codes in args.fail_on or () for c in codes))
+        if args.sweep is not None or args.formula:
+            from .cli_sweep import run as run_sweeps
+
+            return run_sweeps(args, analysis_kwargs(parser, args), gate)
         audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
                           exclude=args.exclude or (), progress_stream=sys.stderr,
                           isolate=args.isolate, time_limit=args.time_limit,

@@ -71,6 +71,13 @@ def limits(cpu_seconds: Optional[int]) -> dict[str, float]:
     return {"cpu_limit": cpu, "timeout": 2.0 * cpu + 10}
 
 
+#: What an isolated child may run on one artifact: name -> (module, function), each called
+#: as ``function(path, **kwargs)``. A single analysis, or a sweep / closed form that reads
+#: the file once and analyses it many times (the whole of it under the same limits).
+TASKS = {"analyse": ("analysis", "analyse"), "sweep": ("sweep", "sweep_artifact"),
+         "formula": ("formula", "formula_artifact")}
+
+
 def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int] = None,
                      dims: Optional[Mapping[str, int]] = None, *,
                      options: Optional[Mapping[str, Any]] = None,
@@ -83,8 +90,26 @@ def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int]
     (IsolatedFailure)."""
     kwargs = {"inputs": list(inputs), "batch": batch, "dims": dict(dims) if dims else None}
     kwargs.update(options or {})
-    request = {"path": str(path), "kwargs": kwargs, "memory_limit": memory_limit,
-               "cpu_limit": cpu_limit}
+    return run_isolated("analyse", path, kwargs, timeout=timeout, cpu_limit=cpu_limit,
+                        memory_limit=memory_limit)
+
+
+def run_task(task: str, path: str, kwargs: Mapping[str, Any]) -> Any:
+    """``TASKS[task](path, **kwargs)`` in this process (looked up when called, so tests can
+    monkeypatch ``analysis.analyse``)."""
+    import importlib
+
+    module, function = TASKS[task]
+    return getattr(importlib.import_module(f".{module}", __package__), function)(path, **kwargs)
+
+
+def run_isolated(task: str, path: str, kwargs: Mapping[str, Any], *,
+                 timeout: float = DEFAULT_TIMEOUT_S, cpu_limit: int = DEFAULT_CPU_LIMIT_S,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Union[Any, MemscanError]:
+    """``TASKS[task](path, **kwargs)`` in a limited child process: its result, or the
+    MemscanError (returned, not raised) saying why there is none."""
+    request = {"path": str(path), "task": task, "kwargs": dict(kwargs),
+               "memory_limit": memory_limit, "cpu_limit": cpu_limit}
     if hasattr(os, "fork") and sys.platform.startswith("linux"):
         return _run_forked(request, timeout)
     return _run_spawned(request, timeout)
@@ -229,9 +254,7 @@ def _answer(request: dict) -> tuple:
     """Run the analysis; every outcome becomes a picklable answer."""
     path = request["path"]
     try:
-        from . import analysis
-
-        return ("report", analysis.analyse(path, **request["kwargs"]))
+        return ("report", run_task(request.get("task", "analyse"), path, request["kwargs"]))
     except MemscanError as exc:
         return ("error", (type(exc).__name__, exc.message, exc.path))
     except MemoryError:
