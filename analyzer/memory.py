@@ -61,6 +61,7 @@ def layer_figures(inference: GraphInference, prefix: str = "",
     for f in figures:
         kinds = {data.kind(r.node) for r in f.nodes}
         f.kind = kinds.pop() if len(kinds) == 1 else "activation"
+        f.row.output_kind = f.kind
     return figures
 
 

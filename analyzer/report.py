@@ -67,6 +67,9 @@ class LayerRow:
     #: Multiply-accumulates of the layer at this input (analyzer/macs.py's convention);
     #: None when a shape it needs is unknown.
     macs: Optional[int] = None
+    #: Which total the row's output bytes go to: "activation" (feature maps), "index"
+    #: (index_data_bytes), "generated" or "dequantized" (generated_weight_bytes).
+    output_kind: str = "activation"
 
 
 @dataclass

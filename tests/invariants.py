@@ -17,8 +17,12 @@ def totals_violations(report: dict[str, Any]) -> list[str]:
                                   t["trainable_param_bytes"]),
         "non_trainable_param_bytes": (t["param_bytes"] - t["trainable_param_bytes"],
                                       t["non_trainable_param_bytes"]),
-        "feature_map_bytes": (sum(r["activation_bytes"] or 0 for r in rows),
+        "feature_map_bytes": (sum(r["activation_bytes"] or 0 for r in rows
+                                  if r.get("output_kind", "activation") == "activation"),
                               t["feature_map_bytes"]),
+        "generated_weight_bytes": (sum(r["activation_bytes"] or 0 for r in rows
+                                       if r.get("output_kind") in ("generated", "dequantized")),
+                                   t.get("generated_weight_bytes", 0)),
         "layers_with_unknown_shapes": (sum(r["activation_bytes"] is None for r in rows),
                                        t["layers_with_unknown_shapes"]),
         "total_bytes": (t["param_bytes"] + t["feature_map_bytes"], t["total_bytes"]),

@@ -11,7 +11,7 @@ import pytest
 
 from analyzer.analysis import analyse
 from analyzer.inputs import InputArg
-from analyzer.render import csv_out
+from analyzer.render import render
 
 from conftest import FIXTURES
 
@@ -28,7 +28,7 @@ def _cell(value) -> str:
 @pytest.mark.parametrize("path, inputs", CASES, ids=lambda c: getattr(c, "name", ""))
 def test_csv_cells_equal_the_json_values(path, inputs) -> None:
     report = analyse(str(path), inputs=inputs)
-    rows = list(csv.DictReader(io.StringIO(csv_out.render(report))))
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
     layers = report.to_dict()["layers"]
     assert len(rows) == len(layers) > 0
     unknown = 0

@@ -30,7 +30,8 @@ def test_every_fixture_report_validates(every_fixture: dict) -> None:
     errors = sorted(VALIDATOR.iter_errors(every_fixture), key=lambda e: list(e.path))
     assert errors == [], [f"{list(e.path)}: {e.message}" for e in errors[:5]]
     names = sorted(r.get("path") or r["model"]["path"] for r in every_fixture["reports"])
-    expected = [p for p in FIXTURES.rglob("*") if p.suffix in (".h5", ".keras", ".onnx")]
+    expected = [p for p in FIXTURES.rglob("*")
+                if p.suffix in (".h5", ".keras", ".onnx", ".tflite")]
     expected += [p.parent for p in FIXTURES.rglob("saved_model.pb")]
     assert names == sorted(str(p) for p in expected)
     kinds = {("error" in r) for r in every_fixture["reports"]}
@@ -82,9 +83,10 @@ def test_rows_sum_to_totals_on_every_fixture(every_fixture: dict) -> None:
     reports = [r for doc in (every_fixture, json.loads(proc.stdout)) for r in doc["reports"]
                if "layers" in r]
     analysed = {r["model"]["path"] for r in reports}
-    everything = {str(p) for p in FIXTURES.rglob("*") if p.suffix in (".h5", ".keras", ".onnx")}
+    everything = {str(p) for p in FIXTURES.rglob("*")
+                  if p.suffix in (".h5", ".keras", ".onnx", ".tflite")}
     everything |= {str(p.parent) for p in FIXTURES.rglob("saved_model.pb")}
     assert analysed == everything  # no fixture left out
     assert {r["model"]["format"] for r in reports} == {"keras-h5", "keras-zip", "onnx",
-                                                       "savedmodel"}
+                                                       "savedmodel", "tflite"}
     assert [v for r in reports for v in totals_violations(r)] == []
