@@ -23,7 +23,7 @@ demo: $(RUN_STAMP)
 
 # One worker per core; a module's tests stay on one worker (their module fixtures run once).
 test: $(TEST_STAMP) audit audit-savedmodel docs
-	$(PY) -m pytest -q -n auto --dist loadscope
+	$(PY) -m pytest -q -n auto --dist loadscope --durations=20
 
 # memscan as a pipeline gate over this repo's own fixtures (README: "memscan in a Makefile").
 # Fixtures that store no input size (*_notop models, MobileNetV3) are audited at 1024x1024x3;

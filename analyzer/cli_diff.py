@@ -35,7 +35,7 @@ def parse_percent(text: str) -> Fraction:
 
 def build_parser() -> argparse.ArgumentParser:
     from .budget import METRICS
-    from .cli import _arg, _Parser, add_analysis_options
+    from .cli_options import _arg, _Parser, add_analysis_options
     from .inputs import parse_input_arg
     from .render.diff_out import RENDER
 
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .budget import METRICS
-    from .cli import analysis_kwargs
+    from .cli_options import analysis_kwargs
     from .diff import diff_reports
     from .orchestrate import ISOLATE, analyse_one
     from .isolate import isolate_by_default

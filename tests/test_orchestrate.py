@@ -84,7 +84,7 @@ def test_markdown_and_csv_of_one_report_escape_their_cells() -> None:
 
 def test_project_defaults_reach_flags_with_defaults_and_dict_options(tmp_path: Path) -> None:
     from analyzer import config
-    from analyzer.cli import _IntoDict
+    from analyzer.cli_options import _IntoDict
 
     def pair(text: str) -> tuple[str, int]:
         name, value = text.split("=")

@@ -151,7 +151,7 @@ def test_layers_default_all_up_to_60_else_top_20_by_activation_bytes() -> None:
 
 def test_markdown_stays_under_githubs_comment_limit() -> None:
     small = run_cli(DENSENET201, "--format", "markdown").stdout
-    assert len(small) <= 65_536 and "(709 of 709 rows)" in small
+    assert len(small) <= 65_536 and re.search(r"Per-layer table \((\d+) of 709 rows\)", small)
     big = run_cli(DENSENET201, "--input", "1024,1024,3", "--format", "markdown").stdout
     assert len(big) <= 65_536
     shown = int(re.search(r"Per-layer table \((\d+) of 709 rows\)", big).group(1))
@@ -212,7 +212,6 @@ def test_json_outputs_for_every_format() -> None:
     ("weights.bin", b"GGUF\x03\x00\x00\x00", "a GGUF file (llama.cpp)"),
     ("model.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{}", "a safetensors file"),
     ("model.mlmodel", b"\x08\x04junk", "a Core ML model"),
-    ("x.bin", b"\x1c\x00\x00\x00TFL3\x00\x00", "a TensorFlow Lite model"),
 ])
 def test_known_unreadable_formats_get_one_line_with_a_way_forward(tmp_path, name, content,
                                                                   says) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
-from tabulate import tabulate
-
 from ..diff import Diff, LayerChange, TotalDelta
 from ..report import SCHEMA
+from . import fit
 from .markdown import cell
 from .units import mib, shapes_text
 
@@ -98,8 +97,9 @@ def layer_lines(d: Diff) -> list[tuple[str, str, str]]:
 
 def render_table(d: Diff) -> str:
     lines = [f"memscan diff: {d.old['path']} -> {d.new['path']}", summary_line(d), ""]
-    lines.append(tabulate(totals_rows(d), headers=["total", "old", "new", "delta", "%"],
-                          disable_numparse=True, colalign=("left",) + ("right",) * 4))
+    rows = totals_rows(d)
+    lines.append(fit.table([fit.Col(title, [r[i] for r in rows], numeric=i > 0)
+                            for i, title in enumerate(["total", "old", "new", "delta", "%"])]))
     lines += ["", f"layers: {d.note}"]
     lines += [f"  {m} {name}: {what}" for m, name, what in layer_lines(d)]
     lines += ["", "findings:"]

@@ -9,10 +9,9 @@ import math
 from html import escape
 from typing import Any, Callable, Optional, Sequence
 
-from tabulate import tabulate
-
 from ..report import SCHEMA
 from ..sweep import Sweep, SweepPoint
+from . import fit
 from .markdown import cell
 from .units import MIB, mib
 
@@ -99,8 +98,8 @@ def render_table(sweeps: Sequence[Sweep]) -> str:
     for s in sweeps:
         headers, body = table_rows(s)
         lines = [_header(s), f"method: {s.method}: {s.note}", "",
-                 tabulate(body, headers=headers, disable_numparse=True,
-                          colalign=("right",) * (len(headers) - 1) + ("left",)), ""]
+                 fit.table([fit.Col(h, [row[i] for row in body], numeric=i < len(headers) - 1)
+                            for i, h in enumerate(headers)]), ""]
         lines += conclusion_lines(s) or ["no budget given and no findings"]
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
