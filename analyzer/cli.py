@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ._version import __version__
 from .cli_options import (EXIT_UNUSABLE, _arg, _Parser, _positive_int, add_analysis_options,
-                          analysis_kwargs)
+                          analysis_kwargs, emit)
 from .errors import BadArguments, MemscanError, typed_first_line
 
 EXIT_OK, EXIT_TRIPPED = 0, 1
@@ -227,17 +227,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"memscan: error: {typed_first_line(exc)}; rerun with "
               "MEMSCAN_DEBUG=1 for details", file=sys.stderr)
         return EXIT_UNUSABLE
-    if text:
-        if args.output:
-            try:
-                with open(args.output, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-            except OSError as exc:
-                print(f"memscan: error: {args.output}: cannot write ({exc.strerror})",
-                      file=sys.stderr)
-                return EXIT_UNUSABLE
-        else:
-            sys.stdout.write(text)
+    if text and not emit(text, args.output):
+        return EXIT_UNUSABLE
     for line in notices(audit, verbose=args.verbose):
         print(line, file=sys.stderr)
     if audit.errors or not audit.results:

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .budget import METRICS
-    from .cli_options import analysis_kwargs
+    from .cli_options import analysis_kwargs, emit
     from .diff import diff_reports
     from .orchestrate import ISOLATE, analyse_one
     from .isolate import isolate_by_default
@@ -98,16 +98,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     d = diff_reports(reports[0], reports[1], args.metric, METRICS[args.metric],
                      args.max_growth)
     text = RENDER[args.format](d)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            print(f"memscan: error: {args.output}: cannot write ({exc.strerror})",
-                  file=sys.stderr)
-            return EXIT_UNUSABLE
-    else:
-        sys.stdout.write(text)
+    if not emit(text, args.output):
+        return EXIT_UNUSABLE
     if d.tripped:
         t = d.total(d.metric_key)
         print(f"memscan: {args.new}: {args.metric} grew {t.pct:+.2f}% over {args.old}, more "

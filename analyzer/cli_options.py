@@ -4,7 +4,8 @@ types from memscan's parsers, and the "analysis" options every command passes to
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Optional
 
 from .dtypes import WHAT_IF_DTYPES
 from .errors import MemscanError
@@ -94,3 +95,18 @@ def analysis_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     group = parser.analysis_group  # type: ignore[attr-defined]
     return {a.dest: getattr(args, a.dest) for a in group._group_actions
             if getattr(args, a.dest, None) is not None}
+
+
+def emit(text: str, output: Optional[str]) -> bool:
+    """Write ``text`` to ``-o FILE`` or stdout; False (one line on stderr) when the file
+    cannot be written, so every command turns that into exit 2, never a traceback."""
+    if not output:
+        sys.stdout.write(text)
+        return True
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        print(f"memscan: error: {output}: cannot write ({exc.strerror})", file=sys.stderr)
+        return False
+    return True

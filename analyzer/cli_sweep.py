@@ -11,6 +11,7 @@ import sys
 from typing import Any, Mapping
 
 from .budget import METRICS, Gate
+from .cli_options import emit
 from .errors import BadArguments, MemscanError
 
 EXIT_OK, EXIT_TRIPPED, EXIT_UNUSABLE = 0, 1, 2
@@ -35,11 +36,8 @@ def run(args: argparse.Namespace, kwargs: Mapping[str, Any], gate: Gate) -> int:
             errors.append(str(exc) if exc.path else f"{path}: {exc}")
     if results:
         text = _render(results, args)
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        else:
-            sys.stdout.write(text)
+        if not emit(text, args.output):
+            return EXIT_UNUSABLE
     for line in errors:
         print(f"memscan: error: {line}", file=sys.stderr)
     if errors or not results:
