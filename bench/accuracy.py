@@ -116,7 +116,9 @@ def measure_in_process(path: str, mode: str, shape: Optional[list[int]]) -> dict
     if not nodes:
         return {"error": "no node events with arena figures in the profile"}
     before = _in_use_before(nodes[0])
-    held_before = int(nodes[0]["args"]["mem_arena_held"]) if mode == "arena" else 0
+    # held before the first node ran: its event reports the figures after it
+    held_before = int(nodes[0]["args"]["mem_arena_held"]) - int(
+        nodes[0]["args"].get("mem_arena_held_delta", 0))
     peak = max(int(e["args"]["mem_in_use_peak"]) for e in nodes)
     held = max(int(e["args"]["mem_arena_held"]) for e in nodes)
     peak_node = next(e["name"].removesuffix("_kernel_time") for e in nodes
