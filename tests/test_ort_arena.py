@@ -3,8 +3,8 @@ BFC arena over the replay's allocations; ``totals.onnxruntime_arena_held_bytes``
 arena grows by during one run (optimizations off, memory pattern off, default OrtArenaCfg).
 
 Each model here is built with onnx.helper so that onnxruntime's request sequence is known,
-then run in onnxruntime's default arena (bench/accuracy.py ``measure(..., "arena")``, one
-fresh process each): the simulation of that sequence and memscan's figure must both equal
+then run in onnxruntime's default arena (bench/accuracy.py ``measure_in_process(...,
+"arena")``: each session has an arena of its own): the simulation of that sequence and memscan's figure must both equal
 the bytes onnxruntime's arena actually grew by. The expected numbers in comments were
 measured with onnxruntime 1.32; the asserts compare with a live run. A few seconds in all.
 """
@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from accuracy import measure  # noqa: E402
+from accuracy import measure_in_process  # noqa: E402
 
 from analyzer import ort_arena  # noqa: E402
 from analyzer.analysis import analyse  # noqa: E402
@@ -92,7 +92,9 @@ def upsampler(path):
 
 
 def _measured_growth(path, shape):
-    m = measure(path, "arena", shape)
+    """What the default arena grew by during the run. In this process: without
+    ``session.use_env_allocators`` every session has an arena of its own, fresh."""
+    m = measure_in_process(str(path), "arena", None if shape is None else list(shape))
     assert "error" not in m, m
     return m["arena_held_bytes"] - m["arena_held_before_first_node"]
 
