@@ -17,9 +17,12 @@ fresh subprocess (the registered allocator is process-wide):
   carry the arena's ``mem_in_use_peak``; measured = its maximum over the run's nodes minus
   the bytes in use before the first node (weights). The caller's input tensors are not in
   the arena, so the estimate is compared without them.
-- "arena": the same, but onnxruntime's default CPU arena (nothing registered): the bytes it
-  *holds* (``mem_arena_held`` minus the weights' chunk), against
-  ``totals.onnxruntime_arena_held_bytes`` when memscan reports it.
+- "arena": the same session options, but onnxruntime's default CPU arena (nothing
+  registered: the session's own BFC arena, default OrtArenaCfg): the bytes it grows by
+  during the run, the largest ``mem_arena_held`` minus what it held before the first node
+  (``mem_arena_held - mem_arena_held_delta`` of that node's event: reserved weights and
+  pre-packed filters), against ``totals.onnxruntime_arena_held_bytes``
+  (``--arena-markdown``: that table, with the "optimized" columns).
 - "optimized": the exact arena with ORT_ENABLE_ALL (onnxruntime's default optimization
   level), memory pattern off: its peak against memscan's (no target; published).
 - estimate: memscan's public analysis, ``totals.activation_peak_bytes - totals.input_bytes``.
