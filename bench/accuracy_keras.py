@@ -161,12 +161,20 @@ def markdown(results: list[dict[str, Any]]) -> str:
         mark = "" if r["keras"].get("complete", True) else "≥ "
         lines.append(
             f"| {r['model']} | {shape} | {mark}{_mib(r['keras'].get('peak_bytes'))} | "
-            f"{_mib(r['measured'].get('peak_bytes'))} | {_r(r['ratio'])} | "
+            f"{_measured(r['measured'])} | {_r(r['ratio'])} | "
+            f"{'' if r['onnx'].get('complete', True) else '≥ '}"
             f"{_mib(r['onnx'].get('peak_bytes'))} | {_r(r['onnx_ratio'])} | "
             f"{sum(ops.values())} ({ops.get('Transpose', 0)}, "
             f"{ops.get('BatchNormalization', 0)}, {ops.get('Pad', 0)}) | "
             f"{sum(r['keras_layers'].values())} |")
     return "\n".join(lines) + "\n"
+
+
+def _measured(meas: dict[str, Any]) -> str:
+    """The measured peak, or why there is none (onnxruntime refused the export)."""
+    if "error" in meas:
+        return "not run: " + meas["error"].rsplit("Error ", 1)[-1][:70].replace("|", "/")
+    return _mib(meas.get("peak_bytes"))
 
 
 def summary(results: list[dict[str, Any]]) -> str:
