@@ -62,7 +62,8 @@ def ensure_exported(entry: Entry, size: tuple[int, ...]) -> Path:
     path = onnx_path(entry.name, size)
     if path.exists():
         return path
-    source = str(ensure_exported(ENTRIES[entry.source], size)) if entry.source else ""
+    source = (str(ensure_exported(ENTRIES[entry.source], size))
+              if entry.exporter in ("qdq", "qoperator") else "")
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
     env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3",

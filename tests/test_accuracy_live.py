@@ -1,6 +1,6 @@
 """A small live subset of the held-out accuracy corpus (issue 13, docs/accuracy.md): models of
 the held-out kinds (a Split/Concat/Resize detector neck with skips; exporter shape arithmetic
-with symbolic dims) built with onnx.helper, measured in onnxruntime exactly as
+with symbolic dims; an LSTM + bidirectional GRU stack) built with onnx.helper, measured in onnxruntime exactly as
 bench/accuracy.py does (ORT_DISABLE_ALL, memory pattern off, arena grown by the request),
 each at two sizes: memscan must shape every tensor and land within 0.90-1.10 of the
 measured peak. No torch or TensorFlow needed; a few seconds per model."""
@@ -102,10 +102,44 @@ def symbolic_encoder(path, d=32, blocks=3):
                                 opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
+def rnn_stack(path, inp=16, hid=32, hid2=24):
+    """x[T,N,16] (symbolic T and N, time-major as exporters write it) through a forward LSTM
+    with a bias and only Y as output (onnxruntime then allocates local Y_h/Y_c buffers too),
+    then a bidirectional GRU (linear_before_reset, as torch exports it): the peak is the
+    kernels' own working memory (gate pre-activations for the whole sequence, reversed
+    copies for the backward direction), taken from the arena while each node runs
+    (lstm_base.cc / uni_directional_lstm.cc / deep_cpu_gru.cc ``AllocateBuffers``). A replay
+    without it is 0.3-0.4 of the measured peak."""
+    rng = np.random.default_rng(0)
+
+    def weights(name, gates, cin, h, d):
+        return [numpy_helper.from_array(rng.random((d, gates * h, cin), dtype=np.float32) * 0.1,
+                                        f"{name}.W"),
+                numpy_helper.from_array(rng.random((d, gates * h, h), dtype=np.float32) * 0.1,
+                                        f"{name}.R"),
+                numpy_helper.from_array(np.zeros((d, 2 * gates * h), np.float32), f"{name}.B")]
+
+    inits = weights("lstm", 4, inp, hid, 1) + weights("gru", 3, hid, hid2, 2)
+    inits.append(numpy_helper.from_array(np.array([1], np.int64), "ax1"))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "N", inp])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("LSTM", ["x", "lstm.W", "lstm.R", "lstm.B"], ["l"],
+                              hidden_size=hid),
+             helper.make_node("Squeeze", ["l", "ax1"], ["ls"]),
+             helper.make_node("GRU", ["ls", "gru.W", "gru.R", "gru.B"], ["g", "gh"],
+                              hidden_size=hid2, direction="bidirectional",
+                              linear_before_reset=1),
+             helper.make_node("Relu", ["g"], ["y"])]
+    g = helper.make_graph(nodes, "rnn_stack", [x], [y], inits)
+    onnx.save(helper.make_model(g, producer_name="memscan-tests",
+                                opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 MODELS = {
     "detector-neck": (detector_neck, [(1, 3, 64, 64), (1, 3, 96, 128)]),
     "shape-arithmetic": (tf2onnx_style, [(1, 64, 16), (2, 200, 16)]),
     "symbolic-encoder": (symbolic_encoder, [(1, 128, 32), (2, 300, 32)]),
+    "rnn-stack": (rnn_stack, [(40, 1, 16), (120, 2, 16)]),
 }
 
 
