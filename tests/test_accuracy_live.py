@@ -1,6 +1,6 @@
 """A small live subset of the held-out accuracy corpus (issue 13, docs/accuracy.md): models of
 the held-out kinds (a Split/Concat/Resize detector neck with skips; exporter shape arithmetic
-with symbolic dims; an LSTM + bidirectional GRU stack) built with onnx.helper, measured in onnxruntime exactly as
+with symbolic dims; an LSTM + bidirectional GRU stack; a deep small Conv and an Einsum) built with onnx.helper, measured in onnxruntime exactly as
 bench/accuracy.py does (ORT_DISABLE_ALL, memory pattern off, arena grown by the request),
 each at two sizes: memscan must shape every tensor and land within 0.90-1.10 of the
 measured peak. No torch or TensorFlow needed; a few seconds per model."""
@@ -135,11 +135,35 @@ def rnn_stack(path, inp=16, hid=32, hid2=24):
                                 opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
+def deep_conv_einsum(path, cin=64, filters=96, d=32):
+    """A 3x3 Conv with more filters than output positions at the small size (96 > 8x8: MLAS
+    expands the whole input, OutputSize x K floats; at 24x24 it runs in segments through
+    one 64 KiB buffer), then a Dense-style Einsum "nchw,cd->nhwd" over the channels (at
+    batch 1 both operands are copied into MatMul order, at batch 2 only the weight is):
+    the peak is kernel working memory, from convolve.cpp ``MlasConvPrepare`` and
+    einsum_typed_compute_processor.cc. Symbolic N, H, W."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal((filters, cin, 3, 3)) * 0.1)
+                                     .astype(np.float32), "cw"),
+             numpy_helper.from_array((rng.standard_normal((filters, d)) * 0.1)
+                                     .astype(np.float32), "ew")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", cin, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Conv", ["x", "cw"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Einsum", ["r", "ew"], ["e"], equation="nchw,cd->nhwd"),
+             helper.make_node("Sigmoid", ["e"], ["y"])]
+    g = helper.make_graph(nodes, "deep_conv_einsum", [x], [y], inits)
+    onnx.save(helper.make_model(g, producer_name="memscan-tests",
+                                opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 MODELS = {
     "detector-neck": (detector_neck, [(1, 3, 64, 64), (1, 3, 96, 128)]),
     "shape-arithmetic": (tf2onnx_style, [(1, 64, 16), (2, 200, 16)]),
     "symbolic-encoder": (symbolic_encoder, [(1, 128, 32), (2, 300, 32)]),
     "rnn-stack": (rnn_stack, [(40, 1, 16), (120, 2, 16)]),
+    "deep-conv-einsum": (deep_conv_einsum, [(1, 64, 8, 8), (2, 64, 24, 24)]),
 }
 
 
