@@ -296,7 +296,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--reestimate", action="store_true",
                    help="with --from-json: recompute memscan's estimate, keep the measurements")
     p.add_argument("--baseline", metavar="DIR",
-                   help="also estimate with the memscan checkout in DIR (before figures)")
+                   help="also estimate with the memscan checkout in DIR (before figures; "
+                        "with --reestimate too)")
     p.add_argument("--estimate", nargs=2, metavar=("PATH", "SHAPE"), help=argparse.SUPPRESS)
     p.add_argument("--measure", nargs="+", metavar="PATH MODE SHAPE [NAMED]",
                    help=argparse.SUPPRESS)
@@ -318,6 +319,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                 size = e.sizes[[tuple(e.input_shape(z)) for z in e.sizes].index(
                     tuple(r["input"]))]
                 r["estimate"] = estimate(onnx_path(r["model"], size), r.get("asked", r["input"]))
+                if args.baseline:
+                    r["before"] = estimate_from(args.baseline, onnx_path(r["model"], size),
+                                                r.get("asked", r["input"]))
+                    r["before_ratio"] = _ratio(r["before"].get("peak_bytes"), r["measured"].get(
+                        "exact", {}).get("peak_bytes"))
                 r["ratio"] = _ratio(r["estimate"].get("peak_bytes"),
                                     r["measured"].get("exact", {}).get("peak_bytes"))
                 r["optimized_ratio"] = _ratio(r["estimate"].get("peak_bytes"), r["measured"].get(

@@ -490,9 +490,25 @@ def quantize(source: str, size: tuple[int, ...], out: str, fmt: str) -> None:
                 [d.dim_value or 1 for d in i.type.tensor_type.shape.dim]).astype(np.float32)
                 for i in feeds}
 
-    quantize_static(source, out, Reader(),
-                    quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    def run(path: str) -> None:
+        quantize_static(path, out, Reader(),
+                        quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+
+    try:
+        run(source)
+    except AttributeError:
+        # QOperator on torch.onnx TorchScript files fails on an initializer it cannot find
+        # (onnxruntime 1.32 quant_utils.tensor_proto_to_array): quantize the file after
+        # onnxruntime's own pre-processing (shape inference, constant folding), as its
+        # documentation recommends.
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        pre = out + ".pre.onnx"
+        quant_pre_process(source, pre, skip_symbolic_shape=True)
+        try:
+            run(pre)
+        finally:
+            os.remove(pre)
 
 
 # ----------------------------------------------------------------------------- the corpus

@@ -23,7 +23,9 @@ from accuracy import HIGH, LOW, measure  # noqa: E402
 from test_onnx_shape_values import tf2onnx_style  # noqa: E402
 
 from analyzer.analysis import analyse  # noqa: E402
+from analyzer.formats.onnx_reader import read  # noqa: E402
 from analyzer.inputs import InputArg  # noqa: E402
+from analyzer.shapes.infer import infer  # noqa: E402
 
 
 def _conv(nodes, inits, rng, name, x, cin, cout, k=3, stride=1):
@@ -180,3 +182,31 @@ def test_peak_within_target_of_onnxruntime(tmp_path, name, size):
     ratio = (t.activation_peak_bytes - t.input_bytes) / measured["peak_bytes"]
     assert LOW <= ratio <= HIGH, (ratio, t.activation_peak_bytes - t.input_bytes,
                                   measured["peak_bytes"], measured["peak_node"])
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_qgemm_output_shaped_like_onnxruntime(tmp_path, trans_b):
+    """QOperator exports end in com.microsoft QGemm (held-out qop-ts-mobilenetv2): its output
+    must be shaped (the [M, N] onnxruntime gives it), or the report is only a lower bound."""
+    import onnxruntime as ort
+
+    b = np.ones((10, 16) if trans_b else (16, 10), np.int8)
+    inits = [numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(np.array(0.1, np.float32), "s"),
+             numpy_helper.from_array(np.array(0, np.uint8), "zu"),
+             numpy_helper.from_array(np.array(0, np.int8), "zi")]
+    node = helper.make_node("QGemm", ["x", "s", "zu", "b", "s", "zi", "", "s", "zu"], ["y"],
+                            domain="com.microsoft", transB=trans_b)
+    g = helper.make_graph([node], "qgemm",
+                          [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
+    path = tmp_path / "qgemm.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                  helper.make_opsetid("com.microsoft", 1)]),
+              str(path))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = sess.run(None, {"x": np.zeros((3, 16), np.uint8)})[0].shape
+    graph = read(str(path))
+    shapes = infer(graph, {"x": (3, 16)}).tensors
+    assert shapes["y"] == expected == (3, 10)
+    assert analyse(str(path), inputs=[InputArg(None, (3, 16))]).totals.complete
