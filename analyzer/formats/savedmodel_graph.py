@@ -19,6 +19,7 @@ stores (``engine_inputs.TfGraph``).
 """
 from __future__ import annotations
 
+import copy
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +30,20 @@ from ..errors import BadArguments, MissingExtra, UnreadableArtifact, first_line
 from ..ir import TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+#: Control flow v2 loops: their body function runs at the loop variables' shapes first.
+WHILE_OPS = {"While", "StatelessWhile"}
+#: Node attributes that name other nodes (colocation groups): ops are re-created a batch at a
+#: time, inside other call paths, so the nodes they name are not there; they hold no shape.
+NODE_NAMING_ATTRS = ("_class",)
+MAX_LOOP_PASSES = 4
+#: Ops whose list handle TF's shape function gives only the element shape it was told (the
+#: ``element_shape`` input, often ``[-1, n]``) though the tensor put in states it whole:
+#: op type -> the shape of one element, from the op's inputs.
+LIST_ELEMENT_SHAPE = {
+    "TensorListFromTensor": lambda op: op.inputs[0].shape[1:],
+    "TensorListSetItem": lambda op: op.inputs[2].shape,
+    "TensorListPushBack": lambda op: op.inputs[1].shape,
+}
 VAR_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 ALIAS_OPS = {"Identity", "IdentityN", "StopGradient", "Snapshot"}
 NO_ROW_OPS = {"NoOp", "Const", "Placeholder", "PlaceholderWithDefault", "Assert"}
@@ -64,6 +79,8 @@ class Trace:
         self.static: dict[str, set[str]] = {}  # tensor name -> variable keys (static tensors)
         self.var_key: dict[str, str] = {}  # VarHandleOp tensor name -> variable key
         self.fallback_dtypes: dict[str, str] = {}
+        #: While op (full name) -> its outputs' handle data after the loop.
+        self.loop_handles: dict[str, list[Any]] = {}
         self.count = 0
         with self.graph.as_default():
             lib_only = tf.compat.v1.GraphDef()
@@ -107,6 +124,16 @@ class Trace:
                 self._flush(batch, tensors, ctx, versions)
                 batch = []
                 self._call(node, tensors, ctx, depth)
+            elif node.op in WHILE_OPS:
+                self._flush(batch, tensors, ctx, versions)
+                batch = []
+                self._flush([self._loop_node(node, tensors, ctx, depth)], tensors, ctx,
+                            versions)
+            elif node.op in LIST_ELEMENT_SHAPE:
+                self._flush(batch, tensors, ctx, versions)
+                batch = []
+                self._flush([node], tensors, ctx, versions)
+                self._refine_list(tensors.get(f"{node.name}:0"))
             else:
                 batch.append(node)
         self._flush(batch, tensors, ctx, versions)
@@ -136,6 +163,99 @@ class Trace:
             t = made[_norm(flat[fdef.ret[out.name]])]
             tensors[f"{node.name}:{i}"] = t
 
+    def _loop_node(self, node: Any, tensors: dict[str, Any], ctx: str, depth: int) -> Any:
+        """``node`` (a While) with ``output_shapes`` at this input: the loop variables' shapes
+        run through the body until they stop changing (dims that change become unknown, as
+        TF's shape invariants relax them). The stated ``output_shapes`` were written at the
+        export's input (batch unknown); where they state a dim the body leaves unknown, it
+        stays. The list handles' element shapes (TensorList loop variables) ride along as
+        handle data (``_loop_handles``), for the TensorListStack after the loop."""
+        tf = self.tf
+        from tensorflow.python.ops import handle_data_util
+
+        ins = [tensors[_norm(i)] for i in node.input if not i.startswith("^")]
+        body = self.lib.get(node.attr["body"].func.name)
+        if body is None or len(body.signature.input_arg) != len(ins):
+            return node  # TF's own shape function (the stated output_shapes) decides
+        shapes = [t.shape for t in ins]
+        handles = [handle_data_util.get_resource_handle_data(t) for t in ins]
+        for k in range(MAX_LOOP_PASSES):
+            outs = self._body_pass(body, ins, shapes, handles, f"{ctx}{node.name}__pass{k}/",
+                                   depth)
+            if outs is None:
+                return node
+            new_shapes = [a.most_specific_compatible_shape(b.shape)
+                          for a, b in zip(shapes, outs)]
+            new_handles = [handle_data_util.get_resource_handle_data(o)
+                           if o.dtype == tf.variant else h for o, h in zip(outs, handles)]
+            stable = all(a == b and a.rank == b.rank for a, b in zip(shapes, new_shapes)) and \
+                [h.SerializeToString() for h in handles] == \
+                [h.SerializeToString() for h in new_handles]
+            shapes, handles = new_shapes, new_handles
+            if stable:
+                break
+        stated = node.attr["output_shapes"].list.shape
+        new = type(node)()
+        new.CopyFrom(node)
+        del new.attr["output_shapes"].list.shape[:]
+        for i, shp in enumerate(shapes):
+            if i < len(stated):
+                shp = _merge_known(tf, shp, tf.TensorShape(stated[i]))
+            new.attr["output_shapes"].list.shape.add().CopyFrom(shp.as_proto())
+        self.loop_handles[ctx + node.name] = handles
+        return new
+
+    def _refine_list(self, handle: Any) -> None:
+        """The list's element shape (its handle data, which the ops that take items out of
+        the list read, in a loop body or after it) merged with the shape of what was put in."""
+        from tensorflow.python.ops import handle_data_util
+
+        if handle is None or handle.op.type not in LIST_ELEMENT_SHAPE:
+            return  # TF could not re-create it (a stand-in)
+        data = handle_data_util.get_resource_handle_data(handle)
+        if not data.is_set or not data.shape_and_type:
+            data = handle_data_util.get_resource_handle_data(handle.op.inputs[0])
+        put = LIST_ELEMENT_SHAPE[handle.op.type](handle.op)
+        if not data.is_set or not data.shape_and_type or put.rank is None:
+            return
+        elem = self.tf.TensorShape(data.shape_and_type[0].shape)
+        if not elem.is_compatible_with(put):
+            return
+        data.shape_and_type[0].shape.CopyFrom(elem.merge_with(put).as_proto())
+        handle_data_util.set_handle_data(handle, data)
+
+    def _body_pass(self, body: Any, ins: list[Any], shapes: list[Any], handles: list[Any],
+                   sub_ctx: str, depth: int) -> Optional[list[Any]]:
+        """The body's outputs with its loop variables at ``shapes``, made in this graph by a
+        scratch trace whose ops are not rows. Resource inputs (variables) are the loop's own."""
+        tf = self.tf
+        from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+        from tensorflow.python.ops import handle_data_util
+
+        gd, flat = function_def_to_graph_def(body, [None] * len(ins))
+        pre = {}
+        for i, (arg, t, shp, h) in enumerate(zip(body.signature.input_arg, ins, shapes, handles)):
+            if t.dtype == tf.resource:
+                pre[arg.name + ":0"] = t
+                continue
+            p = tf.compat.v1.placeholder(t.dtype, shape=shp, name=f"{sub_ctx}arg{i}")
+            if t.dtype == tf.variant:
+                handle_data_util.set_handle_data(p, h)
+            pre[arg.name + ":0"] = p
+        scratch = copy.copy(self)
+        scratch.ops, scratch.alias, scratch.static = [], dict(self.alias), dict(self.static)
+        scratch.var_key, scratch.loop_handles = dict(self.var_key), dict(self.loop_handles)
+        want = [_norm(flat[body.ret[o.name]]) for o in body.signature.output_arg]
+        try:
+            made = scratch._instantiate({n.name: n for n in gd.node}, pre,
+                                        [w.split(":")[0] for w in want], sub_ctx, depth + 1,
+                                        gd.versions)
+        except UnreadableArtifact:
+            return None
+        finally:
+            self.count = scratch.count
+        return [made[w] for w in want]
+
     def _flush(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any) -> None:
         if not batch:
             return
@@ -154,6 +274,13 @@ class Trace:
                     ops.append(self._unshaped(node, tensors, ctx, first_line(exc)))
         for node, op in zip(batch, ops):
             self._record(node, op, ctx)
+            handles = self.loop_handles.get(ctx + node.name)
+            if handles and not isinstance(op, _Stand):
+                from tensorflow.python.ops import handle_data_util
+
+                for t, h in zip(op.outputs, handles):
+                    if t.dtype == tf.variant:
+                        handle_data_util.set_handle_data(t, h)
 
     def _import(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any
                 ) -> list[Any]:
@@ -167,8 +294,9 @@ class Trace:
             new.CopyFrom(node)
             new.name = ctx + node.name
             new.ClearField("device")
-            if "_output_shapes" in new.attr:
-                del new.attr["_output_shapes"]
+            for attr in ("_output_shapes",) + NODE_NAMING_ATTRS:
+                if attr in new.attr:
+                    del new.attr[attr]
             del new.input[:]
             for i in node.input:
                 if i.startswith("^"):
@@ -241,6 +369,16 @@ class _Stand:
     outputs: list[Any]
     inputs: list[Any]
     error: str
+
+
+def _merge_known(tf: Any, ours: Any, stated: Any) -> Any:
+    """``ours`` with the dims it leaves unknown taken from ``stated`` where that states them;
+    ``ours`` alone when the two disagree (the body at this input wins)."""
+    if ours.rank is None or stated.rank is None or ours.rank != stated.rank:
+        return ours if ours.rank is not None else stated
+    dims = [a if a is not None else b for a, b in zip(ours.as_list(), stated.as_list())]
+    merged = tf.TensorShape(dims)
+    return merged if merged.is_compatible_with(ours) else ours
 
 
 def _norm(name: str) -> str:
