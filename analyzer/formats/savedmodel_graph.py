@@ -27,7 +27,7 @@ from typing import Any, Mapping, Optional
 
 from ..engine_inputs import TfGraph
 from ..errors import BadArguments, MissingExtra, UnreadableArtifact, first_line
-from ..ir import TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
+from ..ir import INDEX_DTYPES, TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
 #: Control flow v2 loops: their body function runs at the loop variables' shapes first.
@@ -506,10 +506,15 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
         output_ids=tuple(out_ids), input_ids=input_ids,
         dtypes={o[0]: o[2] for r in first.ops for o in r.outputs},
         row_of=_layer_names(first.ops))
+    # Integer variables no row reads (an estimator's int64 global_step): stored index data.
+    read_by_rows = {w.name for n in graph_nodes for w in n.weights}
+    index_data = tuple(v.spec for v in variables
+                       if v.spec.dtype in INDEX_DTYPES and v.spec.name not in read_by_rows)
     return Graph(format="savedmodel", producer=_producer(mg), name=signature,
                  inputs=tuple(specs), outputs=tuple(output_ids), nodes=tuple(graph_nodes),
                  findings=tuple(findings), dialect=TF_GRAPH, engine_input=engine_input,
-                 known_dtypes=dtypes, loose_weights=(), batch_first=True)
+                 known_dtypes=dtypes, loose_weights=(), batch_first=True,
+                 index_data=index_data)
 
 
 def _dtype_of_enum(tf: Any, enum: int) -> str:
