@@ -7,6 +7,8 @@ through the SavedModel's GraphDef; every op on the way is re-created in a fresh 
 calls (``StatefulPartitionedCall``...) are inlined by hand, one FunctionDef at a time, since
 TF's shape refiner does not look inside them; variables are ``VarHandleOp`` nodes whose shape
 attribute gives ``ReadVariableOp`` its shape. Placeholders take the stated input shape.
+Loops (``While``) run their body at the loop variables' shapes first (their stated
+``output_shapes`` were written with the batch unknown); colocation attributes are dropped.
 
 Rows: ops are grouped into layers by name scope (the scope one level below the function's
 common scope, e.g. ``resnet50_1/conv1_conv_1``); ops outside any scope are a row each.
@@ -169,7 +171,7 @@ class Trace:
         TF's shape invariants relax them). The stated ``output_shapes`` were written at the
         export's input (batch unknown); where they state a dim the body leaves unknown, it
         stays. The list handles' element shapes (TensorList loop variables) ride along as
-        handle data (``_loop_handles``), for the TensorListStack after the loop."""
+        handle data (``loop_handles``), for the TensorListStack after the loop."""
         tf = self.tf
         from tensorflow.python.ops import handle_data_util
 
