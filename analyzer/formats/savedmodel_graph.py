@@ -46,6 +46,9 @@ LIST_ELEMENT_SHAPE = {
     "TensorListSetItem": lambda op: op.inputs[2].shape,
     "TensorListPushBack": lambda op: op.inputs[1].shape,
 }
+#: Ops whose output's first dim is the list's length, which TF's shape function does not
+#: know (lengths are tracked here: ``Trace._list_length``).
+LIST_STACK_OPS = {"TensorListStack"}
 VAR_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 ALIAS_OPS = {"Identity", "IdentityN", "StopGradient", "Snapshot"}
 NO_ROW_OPS = {"NoOp", "Const", "Placeholder", "PlaceholderWithDefault", "Assert"}
@@ -81,8 +84,10 @@ class Trace:
         self.static: dict[str, set[str]] = {}  # tensor name -> variable keys (static tensors)
         self.var_key: dict[str, str] = {}  # VarHandleOp tensor name -> variable key
         self.fallback_dtypes: dict[str, str] = {}
-        #: While op (full name) -> its outputs' handle data after the loop.
-        self.loop_handles: dict[str, list[Any]] = {}
+        #: While op (full name) -> its outputs' (handle data, list length) after the loop.
+        self.loop_handles: dict[str, list[tuple[Any, Optional[int]]]] = {}
+        #: TensorList tensor name -> its number of elements, where known.
+        self.list_len: dict[str, int] = {}
         self.count = 0
         with self.graph.as_default():
             lib_only = tf.compat.v1.GraphDef()
@@ -131,7 +136,7 @@ class Trace:
                 batch = []
                 self._flush([self._loop_node(node, tensors, ctx, depth)], tensors, ctx,
                             versions)
-            elif node.op in LIST_ELEMENT_SHAPE:
+            elif node.op in LIST_ELEMENT_SHAPE or node.op in LIST_STACK_OPS:
                 self._flush(batch, tensors, ctx, versions)
                 batch = []
                 self._flush([node], tensors, ctx, versions)
@@ -181,11 +186,13 @@ class Trace:
             return node  # TF's own shape function (the stated output_shapes) decides
         shapes = [t.shape for t in ins]
         handles = [handle_data_util.get_resource_handle_data(t) for t in ins]
+        lengths = [self.list_len.get(t.name) for t in ins]
         for k in range(MAX_LOOP_PASSES):
-            outs = self._body_pass(body, ins, shapes, handles, f"{ctx}{node.name}__pass{k}/",
-                                   depth)
-            if outs is None:
+            passed = self._body_pass(body, ins, shapes, handles, lengths,
+                                     f"{ctx}{node.name}__pass{k}/", depth)
+            if passed is None:
                 return node
+            outs, out_lengths = passed
             new_shapes = [a.most_specific_compatible_shape(b.shape)
                           for a, b in zip(shapes, outs)]
             new_handles = [handle_data_util.get_resource_handle_data(o)
@@ -204,7 +211,10 @@ class Trace:
             if i < len(stated):
                 shp = _merge_known(tf, shp, tf.TensorShape(stated[i]))
             new.attr["output_shapes"].list.shape.add().CopyFrom(shp.as_proto())
-        self.loop_handles[ctx + node.name] = handles
+        # A list the body only writes in place (SetItem) keeps its length through the loop.
+        self.loop_handles[ctx + node.name] = [
+            (h, n if n is not None and n == m else None)
+            for h, n, m in zip(handles, lengths, out_lengths)]
         return new
 
     def _refine_list(self, handle: Any) -> None:
@@ -226,27 +236,61 @@ class Trace:
         data.shape_and_type[0].shape.CopyFrom(elem.merge_with(put).as_proto())
         handle_data_util.set_handle_data(handle, data)
 
+    def _list_length(self, op: Any) -> None:
+        """Track TensorList lengths (a reserved size, an unstacked tensor's first dim, kept by
+        SetItem and Identity), and give a TensorListStack its first dim from them."""
+        kind = op.type
+        if kind == "TensorListReserve":
+            from tensorflow.python.framework import tensor_util
+
+            try:  # TF's own constant evaluation (shape-derived scalars: Shape -> StridedSlice)
+                n = tensor_util.try_evaluate_constant(op.inputs[1])
+            except (ValueError, TypeError, self.tf.errors.OpError):
+                n = None
+            if n is not None and int(n) >= 0:
+                self.list_len[op.outputs[0].name] = int(n)
+        elif kind == "TensorListFromTensor":
+            shp = op.inputs[0].shape
+            if shp.rank and shp[0] is not None:
+                self.list_len[op.outputs[0].name] = int(shp[0])
+        elif kind == "TensorListSetItem" or kind in ALIAS_OPS:
+            for t_in, t_out in zip(op.inputs, op.outputs):
+                if t_in.name in self.list_len:
+                    self.list_len[t_out.name] = self.list_len[t_in.name]
+        elif kind in LIST_STACK_OPS:
+            n = self.list_len.get(op.inputs[0].name)
+            out = op.outputs[0]
+            if n is not None and out.shape.rank and out.shape[0] is None:
+                out.set_shape([n] + out.shape.as_list()[1:])
+
     def _body_pass(self, body: Any, ins: list[Any], shapes: list[Any], handles: list[Any],
-                   sub_ctx: str, depth: int) -> Optional[list[Any]]:
-        """The body's outputs with its loop variables at ``shapes``, made in this graph by a
-        scratch trace whose ops are not rows. Resource inputs (variables) are the loop's own."""
+                   lengths: list[Optional[int]], sub_ctx: str, depth: int
+                   ) -> Optional[tuple[list[Any], list[Optional[int]]]]:
+        """The body's outputs (and list lengths) with its loop variables at ``shapes``, made
+        in this graph by a scratch trace whose ops are not rows. Resource inputs (variables)
+        are the loop's own."""
         tf = self.tf
         from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
         from tensorflow.python.ops import handle_data_util
 
         gd, flat = function_def_to_graph_def(body, [None] * len(ins))
         pre = {}
-        for i, (arg, t, shp, h) in enumerate(zip(body.signature.input_arg, ins, shapes, handles)):
+        seeded: dict[str, int] = {}
+        for i, (arg, t, shp, h, n) in enumerate(zip(body.signature.input_arg, ins, shapes,
+                                                     handles, lengths)):
             if t.dtype == tf.resource:
                 pre[arg.name + ":0"] = t
                 continue
             p = tf.compat.v1.placeholder(t.dtype, shape=shp, name=f"{sub_ctx}arg{i}")
             if t.dtype == tf.variant:
                 handle_data_util.set_handle_data(p, h)
+                if n is not None:
+                    seeded[p.name] = n
             pre[arg.name + ":0"] = p
         scratch = copy.copy(self)
         scratch.ops, scratch.alias, scratch.static = [], dict(self.alias), dict(self.static)
         scratch.var_key, scratch.loop_handles = dict(self.var_key), dict(self.loop_handles)
+        scratch.list_len = {**self.list_len, **seeded}
         want = [_norm(flat[body.ret[o.name]]) for o in body.signature.output_arg]
         try:
             made = scratch._instantiate({n.name: n for n in gd.node}, pre,
@@ -256,7 +300,8 @@ class Trace:
             return None
         finally:
             self.count = scratch.count
-        return [made[w] for w in want]
+        outs = [made[w] for w in want]
+        return outs, [scratch.list_len.get(t.name) for t in outs]
 
     def _flush(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any) -> None:
         if not batch:
@@ -275,14 +320,18 @@ class Trace:
                 except (ValueError, tf.errors.OpError) as exc:
                     ops.append(self._unshaped(node, tensors, ctx, first_line(exc)))
         for node, op in zip(batch, ops):
+            if isinstance(op, _Stand):
+                self._record(node, op, ctx)
+                continue
+            self._list_length(op)
             self._record(node, op, ctx)
-            handles = self.loop_handles.get(ctx + node.name)
-            if handles and not isinstance(op, _Stand):
-                from tensorflow.python.ops import handle_data_util
+            from tensorflow.python.ops import handle_data_util
 
-                for t, h in zip(op.outputs, handles):
-                    if t.dtype == tf.variant:
-                        handle_data_util.set_handle_data(t, h)
+            for t, (h, n) in zip(op.outputs, self.loop_handles.get(ctx + node.name, [])):
+                if t.dtype == tf.variant:
+                    handle_data_util.set_handle_data(t, h)
+                    if n is not None:
+                        self.list_len[t.name] = n
 
     def _import(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any
                 ) -> list[Any]:
