@@ -8,11 +8,12 @@ R=$(cd "$(dirname "$0")/.." && pwd)
 REF=${1:-main}
 OLD=$(mktemp -d)
 trap 'rm -rf "$OLD"' EXIT
-git -C "$R" archive "$REF" analyzer schema | tar -x -C "$OLD"
+mkdir "$OLD/src"
+git -C "$R" archive "$REF" analyzer schema | tar -x -C "$OLD/src"
 cd "$OLD"  # python -m puts the cwd first on sys.path: run from neither tree
 for d in estimator_while tf1_simple_save keras_subclassed; do
   for which in "$REF" tree; do
-    if [ "$which" = tree ]; then src=$R; else src=$OLD; fi
+    if [ "$which" = tree ]; then src=$R; else src=$OLD/src; fi
     PYTHONPATH=$src /usr/bin/time -f "%e %M" -o "$OLD/time.txt" "$R/.venv/bin/python" -m analyzer \
       "$R/fixtures/corpus/savedmodels/$d" --format json > "$OLD/out.json" 2>/dev/null || true
     "$R/.venv/bin/python" - "$d" "$which" "$OLD" <<'PY'
