@@ -141,6 +141,14 @@ class Code(_StrEnum):
         "tf-unshaped-op", Severity.ERROR,
         "TensorFlow cannot shape a graph op at this input (warning: dims left unknown)",
         "analyzer/shapes/engines/tf_graph_engine.py")
+    SIGNATURE_SHAPES = (
+        "signature-shapes", Severity.INFO,
+        "signature outputs TensorFlow cannot shape take the shapes the signature states",
+        "analyzer/shapes/engines/tf_graph_engine.py")
+    SIGNATURE_DISAGREE = (
+        "signature-disagree", Severity.WARNING,
+        "TensorFlow's shape of a signature output differs from the shape the signature states",
+        "analyzer/shapes/engines/tf_graph_engine.py")
     # ---- ONNX reader and the onnx/onnxruntime shape engines
     EXTERNAL_DATA_OUTSIDE = (
         "external-data-outside", Severity.ERROR,
