@@ -135,3 +135,73 @@ def test_silero_spox_if_on_sr_agrees_at_256_samples_only() -> None:
     stored = _inferred("silero-vad")
     assert stored.tensors.get("output") is None
     assert [f for f in stored.findings if f.code == "value-dependent-branch"]
+
+
+# ---- the param definition inside subgraphs ------------------------------------------------
+
+def _index_bytes_in_subgraphs(model) -> int:
+    """Bytes of int64/int32/bool initializers and Constant values inside every subgraph,
+    counted with onnx (the oracle for index data there)."""
+    total = 0
+
+    def walk(g, top: bool) -> None:
+        nonlocal total
+        if not top:
+            tensors = list(g.initializer) + [a.t for n in g.node if n.op_type == "Constant"
+                                             for a in n.attribute
+                                             if a.name == "value" and a.HasField("t")]
+            total += sum(numpy_helper.to_array(t).nbytes for t in tensors
+                         if t.data_type in (TensorProto.INT64, TensorProto.INT32,
+                                            TensorProto.BOOL))
+        for n in g.node:
+            for a in n.attribute:
+                for sg in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                    walk(sg, False)
+    walk(model.graph, True)
+    return total
+
+
+def test_index_data_inside_subgraphs_is_not_params(tmp_path: Path) -> None:
+    """An If branch that stores a float weight and an int64 Reshape target: the weight is a
+    param, the target is index data, as at the top level (before: the int64 initializer
+    counted as 2 params, and index Constants inside branches counted nowhere)."""
+    target = numpy_helper.from_array(np.array([1, 32], np.int64), "target")
+    scale = numpy_helper.from_array(np.full((32,), 2.0, np.float32), "scale")
+    then = helper.make_graph([helper.make_node("Reshape", ["x", "target"], ["r"]),
+                              helper.make_node("Mul", ["r", "scale"], ["t"])],
+                             "then", [], [helper.make_tensor_value_info(
+                                 "t", TensorProto.FLOAT, None)], [target, scale])
+    axes = numpy_helper.from_array(np.array([0], np.int64))
+    other = helper.make_graph([helper.make_node("Constant", [], ["ax"], value=axes),
+                               helper.make_node("Flatten", ["x"], ["f"], axis=0),
+                               helper.make_node("Squeeze", ["f", "ax"], ["u0"]),
+                               helper.make_node("Unsqueeze", ["u0", "ax"], ["u"])],
+                              "else", [], [helper.make_tensor_value_info(
+                                  "u", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [*_on_sr(16000), helper.make_node("If", ["cond"], ["y"], then_branch=then,
+                                          else_branch=other)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "if_params.onnx"
+    onnx.save(model, str(path))
+    assert _ort_shape(path, 16000) == _ort_shape(path, 8000) == [1, 32]
+    t = cli_json(str(path), "--input", "x=1,4,8")["totals"]
+    assert t["params"] == 32
+    # top level: the Constant k (8 B); subgraphs: target (16 B) + axes (8 B)
+    assert _index_bytes_in_subgraphs(model) == 24
+    assert t["index_data_bytes"] == 8 + 24
+
+
+def test_silero_index_constants_inside_branches_are_index_data() -> None:
+    """spox silero-vad stores 310 int64 Constant elements inside its If branches: index data
+    (2,480 B) besides the top-level Constant's 8 B; params stay its float tensors."""
+    from test_corpus import corpus_file
+    path = corpus_file(ENTRIES["silero-vad"])
+    inside = _index_bytes_in_subgraphs(onnx.load(str(path)))
+    assert inside == 2_480
+    t = cli_json(str(path), "--input", "input=1,256", "--input", "state=2,1,128")["totals"]
+    assert t["index_data_bytes"] == 8 + inside
+    assert t["params"] == t["stored_params"] == 545_286
