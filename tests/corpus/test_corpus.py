@@ -212,3 +212,14 @@ def test_docs_list_every_file_and_exception() -> None:
     for fid, line in rows.items():
         if "expected failure" in line:
             assert any(f == fid for f, _ in EXPECTED_FAILURES), fid
+
+
+@pytest.mark.parametrize("file_id", [fid for fid, e in ENTRIES.items()
+                                     if e["format"] == "keras-weights"])
+def test_weights_only_files_count_every_stored_tensor(file_id: str) -> None:
+    """A weights-only file (Keras 2 .h5 or Keras 3 .weights.h5): params equal the elements
+    h5py finds outside optimizer/ (the recorder's count)."""
+    facts = golden(file_id)["weights"]
+    graph = read(str(corpus_file(ENTRIES[file_id])))
+    report = analyse_graph(graph, file_id, [], None)
+    assert report.totals.params == facts["stored_elements"] - facts["optimizer_elements"]
