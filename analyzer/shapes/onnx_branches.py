@@ -130,3 +130,77 @@ def agreeing(onnx: Any, model: Any, shaped: Callable[[Any], tuple[dict, dict]],
 
 def _label(shape: Optional[Shape]) -> str:
     return "no shape at these inputs" if shape is None else str(list(shape))
+
+
+# --------------------------------------------------------------------------- Loop
+
+
+def _symbolic(inferred: Any) -> dict[str, tuple[list, int]]:
+    """(dims, elem type) per value the engine typed: a dim an int, or None when unknown."""
+    out = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+        t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+        if t is not None and t.HasField("shape"):
+            out[vi.name] = ([int(d.dim_value) if d.HasField("dim_value") else None
+                             for d in t.shape.dim], t.elem_type)
+    return out
+
+
+def _is_true(values: Mapping[str, np.ndarray], name: str) -> bool:
+    v = values.get(name)
+    return v is not None and v.size == 1 and bool(v.reshape(-1)[0])
+
+
+def _runs_every_trip(node: Any, values: Mapping[str, np.ndarray]) -> bool:
+    """A Loop that cannot stop early: its start condition is absent or a known true, and its
+    body hands the condition on unchanged (Identity, as PyTorch writes a for-loop) or sets
+    it to a true constant. A while-loop that computes its condition is not."""
+    body = _branch(node, "body")
+    if body is None or len(body.input) < 2 or not body.output:
+        return False
+    start = node.input[1] if len(node.input) > 1 else ""
+    if start and not _is_true(values, start):
+        return False
+    cond_in, cond_out = body.input[1].name, body.output[0].name
+    if cond_out == cond_in:
+        return True
+    producer = next((n for n in body.node if cond_out in n.output), None)
+    if producer is None:
+        return False
+    if producer.op_type == "Identity":
+        return list(producer.input) == [cond_in]
+    if producer.op_type == "Constant":
+        t = next((a.t for a in producer.attribute if a.name == "value" and a.HasField("t")),
+                 None)
+        from onnx import numpy_helper
+        return t is not None and bool(numpy_helper.to_array(t).reshape(-1)[0])
+    return False
+
+
+def state_loop_scans(model: Any, inferred: Any, values: Mapping[str, np.ndarray]) -> int:
+    """Write, as value_info of ``model`` (in place), the shape of each scan output of a
+    top-level Loop that runs exactly its trip count M (a known value): ``[M, *one
+    iteration's shape]``, the iteration's shape from the engine. Neither engine sets M
+    itself. Returns how many were written."""
+    typed = _symbolic(inferred)
+    stated = {vi.name for vi in model.graph.value_info}
+    written = 0
+    for node in model.graph.node:
+        if node.op_type != "Loop" or node.domain not in ("", "ai.onnx") or not node.input:
+            continue
+        trips = values.get(node.input[0]) if node.input[0] else None
+        if trips is None or trips.size != 1 or not _runs_every_trip(node, values):
+            continue
+        carried = max(len(node.input) - 2, 0)
+        for name in node.output[carried:]:
+            dims, elem = typed.get(name, (None, 0))
+            if not name or name in stated or not dims or not elem or \
+                    any(d is None for d in dims[1:]):
+                continue
+            vi = model.graph.value_info.add()
+            vi.name = name
+            vi.type.tensor_type.elem_type = elem
+            for d in [int(trips.reshape(-1)[0]), *dims[1:]]:
+                vi.type.tensor_type.shape.dim.add().dim_value = d
+            written += 1
+    return written

@@ -13,7 +13,8 @@ Only values of at most ``MAX_ELEMENTS`` elements are computed, every op from the
 operator semantics (no op runs from the file: the model is data, never executed), and only
 inputs whose *values* set an output's shape are replaced, so the copy describes the same
 computation. An If whose condition's value is now known is replaced by the branch that runs
-(``onnx_branches.fold_ifs``). memscan's Graph is never changed: this only gives the engines
+(``onnx_branches.fold_ifs``), and a Loop that runs exactly its (now known) trip count gets
+its scan outputs' first dim (``onnx_branches.state_loop_scans``). memscan's Graph is never changed: this only gives the engines
 constants.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from ..ir import Shape
-from .onnx_branches import fold_ifs
+from .onnx_branches import fold_ifs, state_loop_scans
 
 #: Values larger than this are never computed (shape arithmetic is a few dozen integers).
 MAX_ELEMENTS = 4096
@@ -383,7 +384,8 @@ def with_shape_values(onnx: Any, model: Any, run: Callable[[Any, Any], tuple[Any
         candidate = onnx.ModelProto()
         candidate.CopyFrom(work)
         folded = fold_values(onnx, candidate, values)
-        if not fold_ifs(onnx, candidate, values) and not folded:
+        folded += fold_ifs(onnx, candidate, values)
+        if not state_loop_scans(candidate, inferred, values) and not folded:
             break
         again, again_note = run(onnx, candidate)
         if again is None or len(collect(again)[0]) <= len(shapes):

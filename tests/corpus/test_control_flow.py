@@ -205,3 +205,57 @@ def test_silero_index_constants_inside_branches_are_index_data() -> None:
     t = cli_json(str(path), "--input", "input=1,256", "--input", "state=2,1,128")["totals"]
     assert t["index_data_bytes"] == 8 + inside
     assert t["params"] == t["stored_params"] == 545_286
+
+
+# ---- Loop: scan outputs of a loop that runs exactly its trip count -------------------------
+
+def _loop_model(tmp_path: Path, cond_node) -> Path:
+    """x [b, 4] -> Loop(M=3, cond=True, acc=x){acc + x; scan Relu(acc)} -> Relu -> y, with
+    the body typed as exporters write it; ``cond_node`` makes the body's next condition."""
+    body = helper.make_graph(
+        [cond_node, helper.make_node("Add", ["acc_in", "x"], ["acc_out"]),
+         helper.make_node("Relu", ["acc_out"], ["scan_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, ["b", 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("scan_out", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["M", "C", "x"], ["acc", "scans"], body=body),
+         helper.make_node("Relu", ["scans"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array(3, np.int64), "M"),
+         numpy_helper.from_array(np.array(True), "C")])
+    path = tmp_path / "loop.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def _loop_inferred(path: Path):
+    graph = read(str(path))
+    return infer(graph, resolve_inputs(graph, [InputArg("x", (2, 4))], None, path=str(path)))
+
+
+def test_for_loop_scan_outputs_take_the_trip_count(tmp_path: Path) -> None:
+    """A for-loop (the body hands its condition on, as PyTorch writes one) with a constant
+    trip count 3: its scan output is [3, 2, 4], as onnxruntime gives (unshaped before)."""
+    path = _loop_model(tmp_path, helper.make_node("Identity", ["cond_in"], ["cond_out"]))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = list(sess.run(None, {"x": np.ones((2, 4), np.float32)})[0].shape)
+    got = _loop_inferred(path).tensors
+    assert list(got["scans"]) == list(got["y"]) == want == [3, 2, 4]
+
+
+def test_while_loop_scan_outputs_stay_unshaped(tmp_path: Path) -> None:
+    """A body that computes its own condition may stop before the trip count: the scan
+    output's length is a run-time value, so it is left unshaped, never guessed."""
+    path = _loop_model(tmp_path, helper.make_node("ReduceMin", ["acc_in"], ["m0"], keepdims=0))
+    model = onnx.load(str(path))
+    body = model.graph.node[0].attribute[0].g
+    body.node.insert(1, helper.make_node("Constant", [], ["lim"], value=numpy_helper.from_array(
+        np.array(2.5, np.float32))))
+    body.node.insert(2, helper.make_node("Less", ["m0", "lim"], ["cond_out"]))
+    onnx.save(model, str(path))
+    assert _loop_inferred(path).tensors.get("scans") is None
