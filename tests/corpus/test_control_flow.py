@@ -16,14 +16,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from conftest import cli_json  # noqa: E402
 from test_corpus import ENTRIES, golden, onnx_mismatches  # noqa: E402
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from analyzer.analysis import read  # noqa: E402
+from analyzer.analysis import analyse, read  # noqa: E402
 from analyzer.inputs import InputArg, resolve_inputs  # noqa: E402
 from analyzer.shapes.infer import infer  # noqa: E402
 
@@ -100,10 +99,10 @@ def test_value_if_whose_branches_differ_is_unshaped_with_its_reason(tmp_path: Pa
     assert _ort_shape(path, 16000) != _ort_shape(path, 8000)
     inference = _memscan(path)
     assert inference.tensors.get("y") is None and inference.tensors.get("z") is None
-    data = cli_json(str(path), "--input", "x=1,4,8")
-    found = [f for f in data["findings"] if f["code"] == "value-dependent-branch"]
-    assert len(found) == 1 and "condition cond depends on an input's value" in found[0]["message"]
-    assert "[1, 4, 8]" in found[0]["message"] and "[1, 8, 8]" in found[0]["message"]
+    report = analyse(str(path), [InputArg("x", X)])
+    found = [f for f in report.findings if f.code == "value-dependent-branch"]
+    assert len(found) == 1 and "condition cond depends on an input's value" in found[0].message
+    assert "[1, 4, 8]" in found[0].message and "[1, 8, 8]" in found[0].message
 
 
 @pytest.mark.parametrize("x", [(1, 4, 8), (1, 6, 8)])
@@ -188,11 +187,11 @@ def test_index_data_inside_subgraphs_is_not_params(tmp_path: Path) -> None:
     path = tmp_path / "if_params.onnx"
     onnx.save(model, str(path))
     assert _ort_shape(path, 16000) == _ort_shape(path, 8000) == [1, 32]
-    t = cli_json(str(path), "--input", "x=1,4,8")["totals"]
-    assert t["params"] == 32
+    t = analyse(str(path), [InputArg("x", X)]).totals
+    assert t.params == 32
     # top level: the Constant k (8 B); subgraphs: target (16 B) + axes (8 B)
     assert _index_bytes_in_subgraphs(model) == 24
-    assert t["index_data_bytes"] == 8 + 24
+    assert t.index_data_bytes == 8 + 24
 
 
 def test_silero_index_constants_inside_branches_are_index_data() -> None:
@@ -202,9 +201,9 @@ def test_silero_index_constants_inside_branches_are_index_data() -> None:
     path = corpus_file(ENTRIES["silero-vad"])
     inside = _index_bytes_in_subgraphs(onnx.load(str(path)))
     assert inside == 2_480
-    t = cli_json(str(path), "--input", "input=1,256", "--input", "state=2,1,128")["totals"]
-    assert t["index_data_bytes"] == 8 + inside
-    assert t["params"] == t["stored_params"] == 545_286
+    t = analyse(str(path), [InputArg("input", (1, 256)), InputArg("state", (2, 1, 128))]).totals
+    assert t.index_data_bytes == 8 + inside
+    assert t.params == t.stored_params == 545_286
 
 
 # ---- Loop: scan outputs of a loop that runs exactly its trip count -------------------------
