@@ -23,8 +23,8 @@ from .. import sources
 from ..engine_inputs import OnnxModel
 from ..errors import UnreadableArtifact, typed_first_line
 from ..findings import Code, Severity
-from ..ir import (INDEX_DTYPES, ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec,
-                  num_elements)
+from ..ir import (INDEX_DTYPES, ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape,
+                  TensorSpec, WeightSpec, num_elements)
 from . import onnx_wire
 
 #: Classic-ML ops (ai.onnx.ml) hold their learned values in attributes, not in tensors:
