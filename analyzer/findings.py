@@ -100,6 +100,10 @@ class Code(_StrEnum):
         "unknown-dtype", Severity.WARNING,
         "tensors whose dtype has no known size: their bytes are left out, figures are at least",
         "analyzer/checks.py")
+    VALUE_DEPENDENT_BRANCH = (
+        "value-dependent-branch", Severity.WARNING,
+        "an ONNX If whose condition depends on an input's value and whose branches give "
+        "different shapes: what it feeds is left unshaped", "analyzer/shapes/engines/onnx_engine.py")
     RULE_ENGINE_DISAGREE = (
         "rule-engine-disagree", Severity.WARNING,
         "a format's shape engine overrode a different shape from memscan's rule",
