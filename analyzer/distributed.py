@@ -24,7 +24,7 @@ import uuid
 from typing import Any, Mapping, Optional, Sequence
 
 from .audit import INTERNAL, ArtifactError, ArtifactResult
-from .errors import BadArguments, MemscanError, typed_first_line
+from .errors import BadArguments, MemscanError, MissingExtra, typed_first_line
 from .orchestrate import CWD, ISOLATE, Runner, analyse_one
 from .progress import Progress
 
@@ -100,7 +100,19 @@ def attempt(run: str, index: int, path: str, options: Mapping[str, Any]) -> Arti
     client.set_metadata(key, starts)
     if starts > MAX_STARTS:
         return died(path)
+    _preload(path)
     return analyse_one(path, options)
+
+
+def _preload(path: str) -> None:
+    """What the local runner's parent imports before forking (isolate.preload), here once per
+    worker and reader, so each isolated child is forked warm."""
+    from . import sources
+    from .isolate import preload
+
+    preload([path])
+    if sources.is_url(path):
+        sources.preload(path)
 
 
 def died(path: str) -> ArtifactResult:
@@ -126,7 +138,7 @@ def _import() -> Any:
     try:
         import distributed
     except ImportError:
-        raise BadArguments("--dask-scheduler needs the dask extra (the distributed package): "
+        raise MissingExtra("--dask-scheduler needs the dask extra (the distributed package): "
                            f"{EXTRA}") from None
     return distributed
 

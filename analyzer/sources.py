@@ -48,6 +48,18 @@ def is_url(path: str) -> bool:
     return bool(_URL.match(str(path)))
 
 
+def preload(url: str) -> None:
+    """Import fsspec and the implementation ``url`` needs (aiohttp for HTTP), requesting
+    nothing, so that the isolated children a process forks start with them (see
+    isolate.preload); silently nothing when they are not installed (the child says so)."""
+    try:
+        import fsspec
+
+        fsspec.get_filesystem_class(url.split("://", 1)[0].lower())
+    except (ImportError, ValueError):
+        pass
+
+
 class RemoteFailure(UnreadableArtifact):
     """A transport failure: the server refused, stalled, lied about ranges or changed the
     file. Remembered so that it wins over whatever the library in between made of it."""
