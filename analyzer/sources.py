@@ -27,6 +27,8 @@ from typing import Any, BinaryIO, Iterator, Optional
 from .errors import UnreadableArtifact
 
 INSTALL_HINT = "pip install 'memscan[remote]'"
+#: fsspec implementations memscan[remote] does not install (untested: docs/remote.md).
+OTHER_PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "hf": "huggingface_hub"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 #: Bytes fetched per range request (aligned), and how many blocks one file keeps.
 BLOCK = 64 * 1024
@@ -120,8 +122,11 @@ def _fs(url: str) -> tuple[Any, str]:
     try:
         fs_cls = fsspec.get_filesystem_class(protocol)
     except (ImportError, ValueError) as exc:
-        raise UnreadableArtifact(f"cannot read {protocol}:// URLs ({_first(exc)}); "
-                                 f"{INSTALL_HINT}", url) from None
+        package = OTHER_PACKAGES.get(protocol)
+        hint = (f"pip install {package} beside memscan[remote] (untested)" if package
+                else INSTALL_HINT)
+        raise UnreadableArtifact(f"cannot read {protocol}:// URLs ({_first(exc)}); {hint}",
+                                 url) from None
     fs = _instances.get(protocol)
     if fs is None:
         options = _OPTIONS.get(protocol, lambda: {})()

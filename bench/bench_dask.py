@@ -47,10 +47,9 @@ def make_folder(root: Path, copies: int) -> int:
 
 def run(folder: Path, extra: list[str]) -> tuple[float, str]:
     """Wall seconds and stdout of one CLI run."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "analyzer", str(folder), "--format", "json",
-                           *extra], env=env, cwd=ROOT, capture_output=True, text=True)
+    start = time.perf_counter()  # the installed memscan: the workers import it by that name
+    proc = subprocess.run([sys.executable, "-m", "memscan", str(folder), "--format", "json",
+                           *extra], cwd=ROOT, capture_output=True, text=True)
     took = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"memscan {' '.join(extra)} exited {proc.returncode}: {proc.stderr.strip()}")

@@ -13,8 +13,6 @@ import os
 import shutil
 import signal
 import time
-from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -71,19 +69,6 @@ def _kill_worker_of(peer_port: int) -> bool:
     return False
 
 
-class KillingServer(Server):
-    def __init__(self, root: str) -> None:  # Server's, with the killing handler
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                         partial(KillingHandler, directory=root))
-        self.httpd.daemon_threads = True
-        self.httpd.sent = self.httpd.requests = self.httpd.kills = 0  # type: ignore[attr-defined]
-        import threading
-
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-
 @pytest.fixture(scope="module")
 def cluster():
     """A scheduler and two single-threaded worker processes on loopback."""
@@ -114,7 +99,8 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def http(corpus: Path):
-    server = KillingServer(str(corpus))
+    server = Server(str(corpus), KillingHandler)
+    server.httpd.kills = 0  # type: ignore[attr-defined]
     yield server
     server.close()
 
