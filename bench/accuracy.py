@@ -17,9 +17,12 @@ fresh subprocess (the registered allocator is process-wide):
   carry the arena's ``mem_in_use_peak``; measured = its maximum over the run's nodes minus
   the bytes in use before the first node (weights). The caller's input tensors are not in
   the arena, so the estimate is compared without them.
-- "arena": the same, but onnxruntime's default CPU arena (nothing registered): the bytes it
-  *holds* (``mem_arena_held`` minus the weights' chunk), against
-  ``totals.onnxruntime_arena_held_bytes`` when memscan reports it.
+- "arena": the same session options, but onnxruntime's default CPU arena (nothing
+  registered: the session's own BFC arena, default OrtArenaCfg): the bytes it grows by
+  during the run, the largest ``mem_arena_held`` minus what it held before the first node
+  (``mem_arena_held - mem_arena_held_delta`` of that node's event: reserved weights and
+  pre-packed filters), against ``totals.onnxruntime_arena_held_bytes``
+  (``--arena-markdown``: that table, with the "optimized" columns).
 - "optimized": the exact arena with ORT_ENABLE_ALL (onnxruntime's default optimization
   level), memory pattern off: its peak against memscan's (no target; published).
 - estimate: memscan's public analysis, ``totals.activation_peak_bytes - totals.input_bytes``.
@@ -116,7 +119,9 @@ def measure_in_process(path: str, mode: str, shape: Optional[list[int]]) -> dict
     if not nodes:
         return {"error": "no node events with arena figures in the profile"}
     before = _in_use_before(nodes[0])
-    held_before = int(nodes[0]["args"]["mem_arena_held"]) if mode == "arena" else 0
+    # held before the first node ran: its event reports the figures after it
+    held_before = int(nodes[0]["args"]["mem_arena_held"]) - int(
+        nodes[0]["args"].get("mem_arena_held_delta", 0))
     peak = max(int(e["args"]["mem_in_use_peak"]) for e in nodes)
     held = max(int(e["args"]["mem_arena_held"]) for e in nodes)
     peak_node = next(e["name"].removesuffix("_kernel_time") for e in nodes
@@ -246,6 +251,32 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def arena_markdown(results: list[dict[str, Any]]) -> str:
+    """The default-arena table (docs/accuracy.md, onnxruntime's default CPU arena): memscan's
+    ``onnxruntime_arena_held_bytes`` against the bytes the default arena grew by, and
+    memscan's peak against the ORT_ENABLE_ALL peak with what differs in the optimized run
+    (nodes run, peak node)."""
+    head = ("| split | model | input | held: estimate MiB | measured MiB | ratio | "
+            "ORT_ENABLE_ALL peak MiB | peak ratio | nodes run: file → optimized | "
+            "peak node: file / optimized |")
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for r in results:
+        if "error" in r:
+            continue
+        est, meas = r["estimate"], r["measured"]
+        exact, opt = meas.get("exact", {}), meas.get("optimized", {})
+        mark = "" if est.get("complete", True) else "≥ "
+        peaks = (f"{exact.get('peak_node', '-')} / {opt.get('peak_node', '-')}"
+                 if exact.get("peak_node") != opt.get("peak_node") else "same")
+        lines.append(
+            f"| {r['split']} | {r['model']} | {'×'.join(map(str, r['input']))} | "
+            f"{mark}{_mib(est.get('arena_held_bytes'))} | {_mib(r.get('arena_held_measured'))} | "
+            f"{_r(r.get('arena_ratio'))} | {_mib(opt.get('peak_bytes'))} | "
+            f"{_r(r.get('optimized_ratio'))} | {exact.get('nodes', '-')} → "
+            f"{opt.get('nodes', '-')} | {peaks} |")
+    return "\n".join(lines) + "\n"
+
+
 def summary(results: list[dict[str, Any]]) -> str:
     out = []
     for split in ("tuning", "held-out"):
@@ -273,6 +304,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help=f"measurements to make (default: {','.join(MODES)})")
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     p.add_argument("--markdown", metavar="FILE", help="write the docs table to FILE")
+    p.add_argument("--arena-markdown", metavar="FILE",
+                   help="write the default-arena and ORT_ENABLE_ALL table to FILE")
     p.add_argument("--from-json", metavar="FILE", nargs="+",
                    help="only re-render saved --json files (tuning first, then held-out)")
     p.add_argument("--reestimate", action="store_true",
@@ -302,6 +335,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                                     r["measured"].get("exact", {}).get("peak_bytes"))
                 r["optimized_ratio"] = _ratio(r["estimate"].get("peak_bytes"), r["measured"].get(
                     "optimized", {}).get("peak_bytes"))
+                r["arena_ratio"] = _ratio(r["estimate"].get("arena_held_bytes"),
+                                          r.get("arena_held_measured"))
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))
     else:
@@ -326,6 +361,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     Path(args.json).write_text(json.dumps(results, indent=1))
     if args.markdown:
         Path(args.markdown).write_text(markdown(results))
+    if args.arena_markdown:
+        Path(args.arena_markdown).write_text(arena_markdown(results))
     print(summary(results))
     return 0
 
