@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -71,7 +72,11 @@ def _kill_worker_of(peer_port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A scheduler and two single-threaded worker processes on loopback."""
+    """A scheduler and two single-threaded worker processes on loopback. The CLI under test
+    is ``python -m analyzer`` (conftest.run_cli), so its tasks name ``analyzer.distributed``:
+    the workers, spawned with this process's sys.path, must find this checkout."""
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
     cl = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None)
     client = distributed.Client(cl, set_as_default=False)
