@@ -36,7 +36,10 @@ KINDS = {
     "c.tflite": "tflite/cnn_float.tflite",
     "s_tfk": "savedmodel/multi_io_tfk",
 }
-COPIES = 6  # 6 kinds x 6 copies + 1 broken file = 37 local; + 13 URLs = 50 artifacts
+#: Folder 0 holds every kind; folders 1..COPIES the three quickest to analyse (the suite
+#: runs on 2 shared cores): 6 + 3 x 10 + 1 broken file = 37 local; + 13 URLs = 50 artifacts.
+COPIES = 10
+CHEAP = ("m.h5", "z.keras", "o.onnx")
 URLS = 13
 #: Kinds read over HTTP (TFLite is read from local files only: analyzer/sources.py).
 URL_KINDS = ("m.h5", "w.weights.h5", "z.keras", "o.onnx", "s_tfk")
@@ -89,8 +92,10 @@ def cluster():
 def corpus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dask")
     models = root / "models"
-    for i in range(COPIES):
+    for i in range(COPIES + 1):
         for name, rel in KINDS.items():
+            if i and name not in CHEAP:
+                continue
             target = models / f"{i}" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             source = FIXTURES / rel
@@ -112,8 +117,8 @@ def http(corpus: Path):
 
 def _paths(corpus: Path, http: Server, local: str) -> list[str]:
     """``local`` (the folder of copies, as typed) and URLS URLs of the same files."""
-    names = sorted(p.relative_to(corpus).as_posix() for p in corpus.glob("*/*")
-                   if p.name in URL_KINDS)
+    names = sorted((p.relative_to(corpus).as_posix() for p in corpus.glob("*/*")
+                    if p.name in URL_KINDS), key=lambda n: (n.split("/")[0].zfill(3), n))
     urls = [f"{http.url}/{n}" + ("/" if (corpus / n).is_dir() else "") for n in names[:URLS]]
     return [local] + urls
 
@@ -122,7 +127,7 @@ def test_cli_output_equals_the_local_run(cluster, corpus: Path, http: Server) ->
     """50 artifacts (one broken) local, by a relative path the workers resolve from the
     client's folder, and over HTTP: stdout, stderr and exit code equal."""
     paths = _paths(corpus, http, corpus.name)
-    local = run_cli(*paths, "--format", "json", cwd=corpus.parent)
+    local = run_cli(*paths, "--format", "json", "--jobs", "1", cwd=corpus.parent)
     remote = run_cli(*paths, "--format", "json", "--dask-scheduler",
                      cluster[0].scheduler_address, cwd=corpus.parent)
     assert local.stdout.count('"path"') == 50
@@ -204,3 +209,14 @@ def test_second_death_is_the_artifacts_one_line_error(cluster, corpus: Path,
         f"memscan: error: {url}: the Dask worker analysing it died on each of 2 tries "
         "(killed, out of memory, or its machine lost)"]
     assert remote.stdout.count('"path"') == 3  # the other two still reported
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--sweep", "batch=1:2"), "--dask-scheduler runs audits, not --sweep or --formula "
+                               "(one model: run it locally)"),
+    (("--no-isolate",), "--no-isolate cannot be used with --dask-scheduler (workers always "
+                        "isolate each artifact)")])
+def test_what_the_cluster_does_not_run_is_one_line(flags: tuple, message: str) -> None:
+    proc = run_cli(str(FIXTURES / "keras3/flatten_dense.h5"), *flags, "--dask-scheduler",
+                   "tcp://127.0.0.1:9")
+    assert (proc.returncode, proc.stderr.splitlines()) == (2, [f"memscan: error: {message}"])
