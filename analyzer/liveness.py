@@ -123,7 +123,19 @@ def _flatten(inf: GraphInference, scope: dict[str, str], prefix: str, row: Optio
                                               for x in res.outputs),
                           weight_bytes=sum(w.nbytes for w in node.weights),
                           weight_shapes=tuple(w.shape for w in node.weights),
+                          input_shapes=_input_shapes(inf, node),
                           config=node.config, facts=record))
+
+
+def _input_shapes(inf: GraphInference, node: Node) -> tuple[Optional[tuple], ...]:
+    """Each input's shape at the stated input, by position (weights by their stored shape;
+    None for an absent optional input or an unknown shape)."""
+    stored = {w.name: tuple(w.shape) for w in node.weights}
+    out = []
+    for t in node.inputs:
+        shape = stored.get(t) if t in stored else inf.tensors.get(t) if t else None
+        out.append(None if shape is None or any(d is None for d in shape) else tuple(shape))
+    return tuple(out)
 
 
 def _dtype(graph: Graph, node: Node, tensor: str) -> str:

@@ -35,6 +35,8 @@ class Step:
     #: Shapes of those weights, and the node's config (ONNX attributes), for kernels whose
     #: working memory depends on them.
     weight_shapes: tuple[tuple[int, ...], ...] = ()
+    #: Shape of each input by position (stored weights too; None: absent or unknown).
+    input_shapes: tuple[Optional[tuple], ...] = ()
     config: Any = None
     #: The op's record in its graph's dialect (in place, scratch, value-shaped...).
     facts: OpFacts = field(default=OpFacts(), compare=False, repr=False)
