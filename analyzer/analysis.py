@@ -5,6 +5,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import formats, limits, sources
+from .backward_saved import backward_transient_bytes, saved_bytes
 from .checks import run_checks
 from .inputs import InputArg, resolve_inputs
 from .dtypes import DtypePlan
@@ -145,7 +146,10 @@ def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
                    optimizer: str) -> Totals:
     """The liveness and training figures added to the classic totals."""
     trainable = sum(f.row.trainable_param_bytes for f in figures)
-    train = training_figures(tot.param_bytes, trainable, live.distinct_bytes, optimizer)
+    sizes = {b.id: b.nbytes for b in live.buffers}
+    train = training_figures(tot.param_bytes, trainable,
+                             saved_bytes(live.steps, sizes, live.input_ids), optimizer,
+                             backward_transient_bytes(live.steps, sizes, live.input_ids))
     return replace(
         tot, input_bytes=live.input_bytes, activation_peak_bytes=live.peak_bytes,
         peak_layer=live.peak_row, inference_peak_bytes=tot.param_bytes + live.peak_bytes,
@@ -153,6 +157,7 @@ def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
         non_trainable_param_bytes=train.non_trainable_bytes,
         gradient_bytes=train.gradient_bytes, optimizer_state_bytes=train.optimizer_state_bytes,
         optimizer=optimizer, training_activation_bytes=train.activation_bytes,
+        training_backward_bytes=train.backward_bytes,
         training_bytes=train.total, unshaped_tensors=len(live.unshaped),
         onnxruntime_arena_held_bytes=live.held_bytes,
         complete=not live.unshaped and not tot.layers_with_unknown_shapes)

@@ -75,6 +75,8 @@ class Liveness:
     #: What the runtime's allocator holds after the run (``RuntimeModel.held``); None when
     #: the runtime model has none.
     held_bytes: Optional[int] = None
+    #: Ids of the graph inputs (their buffers are among ``buffers``).
+    input_ids: list[str] = field(default_factory=list)
 
     @property
     def distinct_bytes(self) -> int:
@@ -194,7 +196,7 @@ def plan_steps(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         input_bytes=sum(v or 0 for v in inputs.values()),
         arena_bytes=arena_top(placements), row_after=row_after,
         row_peak=row_peak, placements=placements, unshaped=unshaped_tensors(steps, inputs),
-        held_bytes=held)
+        held_bytes=held, input_ids=list(inputs))
 
 
 def unshaped_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]]) -> list[str]:

@@ -99,9 +99,13 @@ class Totals:
     #: Optimizer slots per trainable weight (sgd 0, momentum 1, adam 2).
     optimizer_state_bytes: int = 0
     optimizer: str = "adam"
-    #: Forward activations kept for the backward pass (every buffer once, aliases shared).
+    #: Forward activations kept for the backward pass: what each layer's gradient reads
+    #: (analyzer/backward_saved.py), each tensor once, plus the graph inputs.
     training_activation_bytes: int = 0
-    #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes.
+    #: The backward pass's transient: activation gradients alive at once, at most.
+    training_backward_bytes: int = 0
+    #: param_bytes + gradient_bytes + optimizer_state_bytes + training_activation_bytes
+    #: + training_backward_bytes.
     training_bytes: int = 0
     #: Optimizer state the file itself stores (a .keras saved after training): not params,
     #: in no figure above.

@@ -2,6 +2,7 @@
 
     python bench/accuracy.py --modes training [MODEL ...] [--json F] [--markdown F]
     python bench/accuracy_training.py [MODEL ...] [--json F] [--markdown F]   # the same
+    python bench/accuracy_training.py --native-cnn   # the cnn in torch.nn, no Keras copies
 
 Per model, in a fresh subprocess: Keras 3 on the torch backend builds it (``weights=None``),
 saves the ``.keras`` file memscan reads, builds Adam's slots, runs one unprofiled warm-up
@@ -22,7 +23,8 @@ not in it; what is in it is what the step itself adds:
   backward's transient tensors (gradients of activations, recomputed temporaries).
 
 memscan's corresponding figures at the same batch: ``training_activation_bytes`` minus the
-input (the batch is allocated before the step), and that plus ``gradient_bytes``. The whole
+input (the batch is allocated before the step), and that plus ``gradient_bytes`` plus
+``training_backward_bytes``. The whole
 training figure is compared too: measured = bytes of every model variable and optimizer
 variable (``tensor.nbytes``, counted before the step) + the step peak + the input batch.
 """
@@ -209,6 +211,46 @@ def probe_layers() -> dict[str, float]:
     return out
 
 
+def native_cnn() -> dict[str, int]:
+    """The tuning ``cnn`` written with ``torch.nn`` (channels-first, native kernels, no
+    Keras layout copies): what autograd keeps after the forward pass and the step's peak,
+    measured as in ``measure_in_process`` (batch 2, one thread). This is the runtime the
+    per-op rule of ``analyzer/backward_saved.py`` describes, without one backend's copies."""
+    import torch
+    from torch import nn
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(1)
+    layers: list[Any] = []
+    channels = 3
+    for f in (16, 32, 64):
+        layers += [nn.Conv2d(channels, f, 3, padding=1, bias=False), nn.BatchNorm2d(f),
+                   nn.ReLU(), nn.MaxPool2d(2)]
+        channels = f
+    body, head = nn.Sequential(*layers), nn.Linear(64, 10)
+    params = list(body.parameters()) + list(head.parameters())
+    x = torch.zeros(BATCH, 3, 64, 64)
+    out: dict[str, int] = {}
+    for phase in ("kept_bytes", "step_peak_bytes"):
+        for _ in range(2):  # warm-up, then profiled
+            loss = None  # the warm-up's graph is freed before profiling
+            for p in params:
+                p.grad = None
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                loss = (head(body(x).mean((2, 3))) ** 2).mean()
+                if phase == "step_peak_bytes":
+                    loss.backward()
+        trace = os.path.join(tempfile.mkdtemp(prefix="memscan-prof-"), "trace.json")
+        prof.export_chrome_trace(trace)
+        with open(trace) as fh:
+            mem = sorted((e for e in json.load(fh)["traceEvents"]
+                          if e.get("name") == "[memory]"), key=lambda e: e["ts"])
+        totals = [_total(e) - _base(mem[0]) for e in mem]
+        out[phase] = totals[-1] if phase == "kept_bytes" else max(totals)
+        del loss
+    return out
+
+
 def measure(name: str) -> tuple[Path, dict[str, Any]]:
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{name}.keras"
@@ -232,7 +274,9 @@ def estimate(path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
     except MemscanError as exc:
         return {"error": str(exc)}
     kept = t.training_activation_bytes - t.input_bytes
-    return {"kept_bytes": kept, "step_peak_bytes": kept + t.gradient_bytes,
+    return {"kept_bytes": kept,
+            "step_peak_bytes": kept + t.gradient_bytes + t.training_backward_bytes,
+            "backward_bytes": t.training_backward_bytes,
             "training_bytes": t.training_bytes, "param_bytes": t.param_bytes,
             "gradient_bytes": t.gradient_bytes, "optimizer_bytes": t.optimizer_state_bytes,
             "input_bytes": t.input_bytes, "complete": t.complete}
@@ -323,6 +367,13 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--probe-layers"]:  # what autograd keeps per layer (docs table)
         for layer, ratio in probe_layers().items():
             print(f"| {layer} | {ratio:.2f} |")
+        sys.exit(0)
+    if sys.argv[1:2] == ["--native-cnn"]:  # the cnn in torch.nn against memscan's rule
+        meas = native_cnn()
+        est = estimate(CACHE / "cnn.keras", (BATCH, *MODELS["cnn"][1]))
+        for k in ("kept_bytes", "step_peak_bytes"):
+            print(f"{k}: memscan {est[k]:,} native torch {meas[k]:,} "
+                  f"ratio {_r(_ratio(est[k], meas[k]))}")
         sys.exit(0)
     if sys.argv[1:2] == ["--measure"]:
         print(json.dumps(measure_in_process(sys.argv[2], sys.argv[3])))

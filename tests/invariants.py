@@ -29,7 +29,8 @@ def totals_violations(report: dict[str, Any]) -> list[str]:
         "inference_peak_bytes": (t["param_bytes"] + t["activation_peak_bytes"],
                                  t["inference_peak_bytes"]),
         "training_bytes": (t["param_bytes"] + t["gradient_bytes"] + t["optimizer_state_bytes"]
-                           + t["training_activation_bytes"], t["training_bytes"]),
+                           + t["training_activation_bytes"]
+                           + t.get("training_backward_bytes", 0), t["training_bytes"]),
     }
     peaks = [r["live_bytes_peak"] for r in rows if r["live_bytes_peak"] is not None]
     if peaks:

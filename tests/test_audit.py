@@ -330,9 +330,9 @@ def test_markdown_summary_and_collapsed_layer_tables() -> None:
     md = proc.stdout
     header = "| artifact | format | params | param MiB | feature maps MiB | total MiB |"
     assert header in md
-    # ... activation peak, arena, inference peak, training
+    # ... activation peak, arena, inference peak, training (kept + backward: backward_saved)
     assert (f"| {VGG} | keras-h5 | 2,183,080,744 | 8,327.79 | 1,216.04 | 9,543.83 | 524.00 | "
-            "524.00 | 8,851.79 | 34,525.20 | 322.88 G | over by 1.32 GiB") in md
+            "524.00 | 8,851.79 | 34,779.17 | 322.88 G | over by 1.32 GiB") in md
     assert md.count("<details><summary>Per-layer table") == 2 and md.count("</details>") == 2
     assert "| 23 | predictions | Dense | (1, 1000) |" in md
     assert "FAILED: over budget" in md

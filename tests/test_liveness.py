@@ -67,8 +67,14 @@ def test_report_totals_by_hand() -> None:
     assert t.trainable_param_bytes == (1000 + 5000) * 4
     assert t.non_trainable_param_bytes == 50 * 4
     assert t.gradient_bytes == 24000 and t.optimizer_state_bytes == 48000
+    # Ops without a backward_saved entry keep their outputs: every buffer once, as before.
     assert t.training_activation_bytes == 1560
-    assert t.training_bytes == 24200 + 24000 + 48000 + 1560
+    # Backward walk (reverse of A0 B1 R2 C3 D4): kept tensors alive at step k are those first
+    # read at or before k (x, a from 0; b from 1; c from 3; d from 4); gradients of a live
+    # 0..3, of b (= r) 1..4, of c 3..4, of d 4..4. Highest at C: kept 1440 + a, b, c 1400
+    # = 2840, which is 1280 above the 1560 kept.
+    assert t.training_backward_bytes == 1280
+    assert t.training_bytes == 24200 + 24000 + 48000 + 1560 + 1280
     assert t.inference_peak_bytes == 24200 + 1440
     rows = {r.name: r for r in report.layers}
     assert rows["C"].live_bytes_after == 1040 and rows["C"].live_bytes_peak == 1440

@@ -28,7 +28,8 @@ def rows(report: Report) -> list[tuple[str, str, str]]:
         ("training", f"{mib(t.training_bytes, 2)} MiB",
          f"param memory + gradients {mib(t.gradient_bytes, 2)} + {t.optimizer} state "
          f"{mib(t.optimizer_state_bytes, 2)} + kept activations "
-         f"{mib(t.training_activation_bytes, 2)} MiB"),
+         f"{mib(t.training_activation_bytes, 2)} + backward "
+         f"{mib(t.training_backward_bytes, 2)} MiB"),
         ("trainable", f"{mib(t.trainable_param_bytes, 2)} MiB",
          f"of param memory; {mib(t.non_trainable_param_bytes, 2)} MiB not trained "
          "(moving statistics, frozen layers)"),
