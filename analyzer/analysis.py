@@ -154,6 +154,7 @@ def _memory_totals(tot: Totals, figures: list[LayerFigures], live: Liveness,
         gradient_bytes=train.gradient_bytes, optimizer_state_bytes=train.optimizer_state_bytes,
         optimizer=optimizer, training_activation_bytes=train.activation_bytes,
         training_bytes=train.total, unshaped_tensors=len(live.unshaped),
+        onnxruntime_arena_held_bytes=live.held_bytes,
         complete=not live.unshaped and not tot.layers_with_unknown_shapes)
 
 

@@ -100,6 +100,10 @@ class Code(_StrEnum):
         "unknown-dtype", Severity.WARNING,
         "tensors whose dtype has no known size: their bytes are left out, figures are at least",
         "analyzer/checks.py")
+    VALUE_DEPENDENT_BRANCH = (
+        "value-dependent-branch", Severity.WARNING,
+        "an ONNX If whose condition depends on an input's value and whose branches give "
+        "different shapes: what it feeds is left unshaped", "analyzer/shapes/engines/onnx_engine.py")
     RULE_ENGINE_DISAGREE = (
         "rule-engine-disagree", Severity.WARNING,
         "a format's shape engine overrode a different shape from memscan's rule",
@@ -140,6 +144,14 @@ class Code(_StrEnum):
     TF_UNSHAPED_OP = (
         "tf-unshaped-op", Severity.ERROR,
         "TensorFlow cannot shape a graph op at this input (warning: dims left unknown)",
+        "analyzer/shapes/engines/tf_graph_engine.py")
+    SIGNATURE_SHAPES = (
+        "signature-shapes", Severity.INFO,
+        "signature outputs TensorFlow cannot shape take the shapes the signature states",
+        "analyzer/shapes/engines/tf_graph_engine.py")
+    SIGNATURE_DISAGREE = (
+        "signature-disagree", Severity.WARNING,
+        "TensorFlow's shape of a signature output differs from the shape the signature states",
         "analyzer/shapes/engines/tf_graph_engine.py")
     # ---- ONNX reader and the onnx/onnxruntime shape engines
     EXTERNAL_DATA_OUTSIDE = (

@@ -33,6 +33,9 @@ DTYPE_BYTES: dict[str, int] = {
 
 #: The dtype a reader gives a tensor whose element type the file does not state.
 UNKNOWN_DTYPE = "unknown"
+#: Stored tensors of these dtypes are index data (shape vectors, indices, counters such as a
+#: TF1 ``global_step``), never params: docs/corpus.md "What counts as a param".
+INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
 
 
 def dtype_bytes(dtype: str) -> int:

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional, Sequence
 
-from . import onnxruntime_plan, tflite_plan
+from . import onnxruntime_plan, ort_arena, tflite_plan
 from .dtypes import DtypePlan
 from .ir import KERAS, ONNX, TF_GRAPH, TFLITE, Graph, Node, dtype_bytes
 from .runtime_model import (FILE_ORDER, Buffer, Placement, Planner, RuntimeModel, Step,
@@ -41,7 +41,7 @@ from .shapes.ops import facts
 RUNTIME_MODELS: dict[str, RuntimeModel] = {
     KERAS: FILE_ORDER,
     TF_GRAPH: FILE_ORDER,
-    ONNX: onnxruntime_plan.ONNXRUNTIME,
+    ONNX: replace(onnxruntime_plan.ONNXRUNTIME, held=ort_arena.run_held_bytes),
     TFLITE: tflite_plan.TFLITE,
 }
 
@@ -72,6 +72,9 @@ class Liveness:
     unshaped: list[str] = field(default_factory=list)
     #: Where each non-empty buffer sits in the arena (``arena_bytes`` is the highest byte).
     placements: list[Placement] = field(default_factory=list)
+    #: What the runtime's allocator holds after the run (``RuntimeModel.held``); None when
+    #: the runtime model has none.
+    held_bytes: Optional[int] = None
 
     @property
     def distinct_bytes(self) -> int:
@@ -120,7 +123,19 @@ def _flatten(inf: GraphInference, scope: dict[str, str], prefix: str, row: Optio
                                               for x in res.outputs),
                           weight_bytes=sum(w.nbytes for w in node.weights),
                           weight_shapes=tuple(w.shape for w in node.weights),
+                          input_shapes=_input_shapes(inf, node),
                           config=node.config, facts=record))
+
+
+def _input_shapes(inf: GraphInference, node: Node) -> tuple[Optional[tuple], ...]:
+    """Each input's shape at the stated input, by position (weights by their stored shape;
+    None for an absent optional input or an unknown shape)."""
+    stored = {w.name: tuple(w.shape) for w in node.weights}
+    out = []
+    for t in node.inputs:
+        shape = stored.get(t) if t in stored else inf.tensors.get(t) if t else None
+        out.append(None if shape is None or any(d is None for d in shape) else tuple(shape))
+    return tuple(out)
 
 
 def _dtype(graph: Graph, node: Node, tensor: str) -> str:
@@ -171,12 +186,15 @@ def plan_steps(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         row_after[step.row] = after[i]
         row_peak[step.row] = max(row_peak.get(step.row, 0), during[i])
     placements = model.place(list(buffers.values()))
+    held = (None if model.held is None
+            else model.held(list(steps), list(buffers.values()), list(inputs)))
     return Liveness(
         steps=list(steps), buffers=list(buffers.values()), during=during, after=after,
         peak_bytes=peak, peak_row=None if peak_step is None else steps[peak_step].row,
         input_bytes=sum(v or 0 for v in inputs.values()),
         arena_bytes=arena_top(placements), row_after=row_after,
-        row_peak=row_peak, placements=placements, unshaped=unshaped_tensors(steps, inputs))
+        row_peak=row_peak, placements=placements, unshaped=unshaped_tensors(steps, inputs),
+        held_bytes=held)
 
 
 def unshaped_tensors(steps: Sequence[Step], inputs: dict[str, Optional[int]]) -> list[str]:

@@ -215,6 +215,8 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         if scratch is not None:
             in_bytes = sum(buffers[buffer_of[t]].nbytes for t in st.inputs if t in buffer_of)
             extra = scratch(st, in_bytes, sum(b or 0 for b in st.output_bytes))
+            if not isinstance(extra, int):  # separate requests: the arena rounds each
+                extra = sum(arena_bytes(r) for r in extra)
             if extra:
                 buffers[f"{st.row}#scratch"] = Buffer(f"{st.row}#scratch", extra, i, i)
         for t in st.inputs:

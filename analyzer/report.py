@@ -123,6 +123,11 @@ class Totals:
     complete: bool = True
     #: How many tensors have no shape (their bytes are left out, never guessed).
     unshaped_tensors: int = 0
+    #: ONNX only (None elsewhere): what onnxruntime's default CPU arena holds after one run
+    #: (BFC arena, power-of-two regions; graph optimizations and memory pattern off), the
+    #: replay's buffers allocated and freed in run order (analyzer/ort_arena.py). At least,
+    #: when ``complete`` is false.
+    onnxruntime_arena_held_bytes: Optional[int] = None
 
     def lower_bound(self, key: str) -> bool:
         """True when figure ``key`` is only "at least" in this report: an activation figure

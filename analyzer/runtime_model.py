@@ -35,6 +35,8 @@ class Step:
     #: Shapes of those weights, and the node's config (ONNX attributes), for kernels whose
     #: working memory depends on them.
     weight_shapes: tuple[tuple[int, ...], ...] = ()
+    #: Shape of each input by position (stored weights too; None: absent or unknown).
+    input_shapes: tuple[Optional[tuple], ...] = ()
     config: Any = None
     #: The op's record in its graph's dialect (in place, scratch, value-shaped...).
     facts: OpFacts = field(default=OpFacts(), compare=False, repr=False)
@@ -142,6 +144,10 @@ class RuntimeModel:
     #: Shapes the runtime plans on, from the graph, when they differ from the stated ones
     #: (onnxruntime: the load-time shapes); passed to ``planner`` as ``planning_shapes``.
     planning_shapes: Optional[Callable[[Any], Optional[dict]]] = None
+    #: What the runtime's allocator grows by during the run, from the planner's buffers in
+    #: run order: (steps as run, buffers, caller-owned buffer ids) -> bytes. None: no
+    #: allocator model (onnxruntime: ``ort_arena.run_held_bytes``, its default CPU arena).
+    held: Optional[Callable[[Sequence["Step"], Sequence[Buffer], Sequence[str]], int]] = None
 
 
 #: Keras and TF graphs: the file's order, one buffer per tensor, aliases sharing.

@@ -17,9 +17,12 @@ fresh subprocess (the registered allocator is process-wide):
   carry the arena's ``mem_in_use_peak``; measured = its maximum over the run's nodes minus
   the bytes in use before the first node (weights). The caller's input tensors are not in
   the arena, so the estimate is compared without them.
-- "arena": the same, but onnxruntime's default CPU arena (nothing registered): the bytes it
-  *holds* (``mem_arena_held`` minus the weights' chunk), against
-  ``totals.onnxruntime_arena_held_bytes`` when memscan reports it.
+- "arena": the same session options, but onnxruntime's default CPU arena (nothing
+  registered: the session's own BFC arena, default OrtArenaCfg): the bytes it grows by
+  during the run, the largest ``mem_arena_held`` minus what it held before the first node
+  (``mem_arena_held - mem_arena_held_delta`` of that node's event: reserved weights and
+  pre-packed filters), against ``totals.onnxruntime_arena_held_bytes``
+  (``--arena-markdown``: that table, with the "optimized" columns).
 - "optimized": the exact arena with ORT_ENABLE_ALL (onnxruntime's default optimization
   level), memory pattern off: its peak against memscan's (no target; published).
 - estimate: memscan's public analysis, ``totals.activation_peak_bytes - totals.input_bytes``.
@@ -62,7 +65,8 @@ def ensure_exported(entry: Entry, size: tuple[int, ...]) -> Path:
     path = onnx_path(entry.name, size)
     if path.exists():
         return path
-    source = str(ensure_exported(ENTRIES[entry.source], size)) if entry.source else ""
+    source = (str(ensure_exported(ENTRIES[entry.source], size))
+              if entry.exporter in ("qdq", "qoperator") else "")
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
     env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3",
@@ -83,9 +87,11 @@ _NP_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(int32
              "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
 
 
-def measure_in_process(path: str, mode: str, shape: Optional[list[int]]) -> dict[str, Any]:
+def measure_in_process(path: str, mode: str, shape: Optional[list[int]],
+                       named: Optional[dict[str, list[int]]] = None) -> dict[str, Any]:
     """Run the model once and read the arena figures from the profile. ``shape``: the
-    input's (one-input models); None takes the file's dims, open ones as 1."""
+    input's (one-input models); ``named``: shapes by input name; else the file's dims,
+    open ones as 1."""
     import numpy as np
     import onnxruntime as ort
 
@@ -106,8 +112,9 @@ def measure_in_process(path: str, mode: str, shape: Optional[list[int]]) -> dict
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     feeds = {}
     for i in sess.get_inputs():
-        dims = shape if shape and len(sess.get_inputs()) == 1 else \
-            [d if isinstance(d, int) else 1 for d in i.shape]
+        dims = (named or {}).get(i.name) or (
+            shape if shape and len(sess.get_inputs()) == 1 else
+            [d if isinstance(d, int) else 1 for d in i.shape])
         feeds[i.name] = np.zeros(dims, _NP_TYPES.get(i.type, "float32"))
     sess.run(None, feeds)
     with open(sess.end_profiling()) as fh:
@@ -116,7 +123,9 @@ def measure_in_process(path: str, mode: str, shape: Optional[list[int]]) -> dict
     if not nodes:
         return {"error": "no node events with arena figures in the profile"}
     before = _in_use_before(nodes[0])
-    held_before = int(nodes[0]["args"]["mem_arena_held"]) if mode == "arena" else 0
+    # held before the first node ran: its event reports the figures after it
+    held_before = int(nodes[0]["args"]["mem_arena_held"]) - int(
+        nodes[0]["args"].get("mem_arena_held_delta", 0))
     peak = max(int(e["args"]["mem_in_use_peak"]) for e in nodes)
     held = max(int(e["args"]["mem_arena_held"]) for e in nodes)
     peak_node = next(e["name"].removesuffix("_kernel_time") for e in nodes
@@ -131,11 +140,14 @@ def _in_use_before(event: dict[str, Any]) -> int:
     return int(event["args"]["mem_bytes_in_use"]) - int(event["args"]["mem_in_use_delta"])
 
 
-def measure(path: Path, mode: str = "exact", shape: Optional[tuple[int, ...]] = None
-            ) -> dict[str, Any]:
-    """``measure_in_process`` in a fresh interpreter (the registered arena is process-wide)."""
+def measure(path: Path, mode: str = "exact", shape: Optional[tuple[int, ...]] = None,
+            feeds: Optional[list] = None) -> dict[str, Any]:
+    """``measure_in_process`` in a fresh interpreter (the registered arena is process-wide).
+    ``feeds``: [(name, shape)] for files with named inputs (bench/accuracy_models.Entry)."""
+    named = json.dumps({n: list(d) for n, d in feeds or () if n})
     proc = subprocess.run([sys.executable, __file__, "--measure", str(path), mode,
-                           ",".join(map(str, shape or ()))], capture_output=True, text=True)
+                           ",".join(map(str, shape or ())), named],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     return json.loads(proc.stdout)
@@ -143,25 +155,33 @@ def measure(path: Path, mode: str = "exact", shape: Optional[tuple[int, ...]] = 
 
 # --------------------------------------------------------------------------- estimate
 
+def _input_args(shape: Any) -> list[Any]:
+    """memscan's ``--input`` values: one unnamed shape, or [(name, shape), ...]."""
+    from analyzer.inputs import InputArg
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [InputArg(n, tuple(d)) for n, d in shape]
+    return [InputArg(None, tuple(shape))]
+
+
 def estimate_from(root: str, path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
     """``estimate`` by the memscan checkout at ``root`` (the "before" figures of a change),
     in a subprocess that imports that checkout's analyzer."""
-    proc = subprocess.run([sys.executable, __file__, "--estimate", str(path),
-                           ",".join(map(str, shape))], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, __file__, "--estimate", str(path), json.dumps(shape)],
+                          capture_output=True, text=True,
                           env=dict(os.environ, MEMSCAN_BASELINE=root))
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def estimate(path: Path, shape: tuple[int, ...]) -> dict[str, Any]:
-    """memscan's own figure: its public analysis of the file at the stated input."""
+def estimate(path: Path, shape: Any) -> dict[str, Any]:
+    """memscan's own figure: its public analysis of the file at the stated input(s)
+    (``shape``: one unnamed shape, or [(name, shape), ...])."""
     from analyzer.analysis import analyse
     from analyzer.errors import MemscanError
-    from analyzer.inputs import InputArg
 
     try:
-        report = analyse(str(path), inputs=[InputArg(None, shape)])
+        report = analyse(str(path), inputs=_input_args(shape))
     except MemscanError as exc:
         return {"error": str(exc)}
     t = report.totals
@@ -182,15 +202,17 @@ def _ratio(a: Optional[int], b: Optional[int]) -> Optional[float]:
 def run_entry(entry: Entry, size: tuple[int, ...], modes: tuple[str, ...],
               baseline: Optional[str] = None) -> dict[str, Any]:
     shape = entry.input_shape(size)
+    feeds = entry.feeds(size)
+    asked: Any = shape if feeds[0][0] is None else [[n, list(d)] for n, d in feeds]
     t0 = time.time()
     try:
         path = ensure_exported(entry, size)
     except RuntimeError as exc:
         return {"model": entry.name, "exporter": entry.exporter, "split": entry.split,
                 "input": list(shape), "error": str(exc).splitlines()[0]}
-    meas = {m: measure(path, m, shape) for m in modes}
-    est = estimate(path, shape)
-    before = estimate_from(baseline, path, shape) if baseline else None
+    meas = {m: measure(path, m, shape, feeds) for m in modes}
+    est = estimate(path, asked)
+    before = estimate_from(baseline, path, asked) if baseline else None
     exact = meas.get("exact", {})
     arena = meas.get("arena", {})
     held = None
@@ -198,7 +220,7 @@ def run_entry(entry: Entry, size: tuple[int, ...], modes: tuple[str, ...],
         held = arena["arena_held_bytes"] - arena["arena_held_before_first_node"]
     return {
         "model": entry.name, "exporter": entry.exporter, "split": entry.split,
-        "input": list(shape), "estimate": est,
+        "input": list(shape), "asked": asked, "estimate": est,
         "measured": {m: {k: v for k, v in r.items() if k != "order"} for m, r in meas.items()},
         "ratio": _ratio(est.get("peak_bytes"), exact.get("peak_bytes")),
         "arena_held_measured": held,
@@ -246,9 +268,35 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def arena_markdown(results: list[dict[str, Any]]) -> str:
+    """The default-arena table (docs/accuracy.md, onnxruntime's default CPU arena): memscan's
+    ``onnxruntime_arena_held_bytes`` against the bytes the default arena grew by, and
+    memscan's peak against the ORT_ENABLE_ALL peak with what differs in the optimized run
+    (nodes run, peak node)."""
+    head = ("| split | model | input | held: estimate MiB | measured MiB | ratio | "
+            "ORT_ENABLE_ALL peak MiB | peak ratio | nodes run: file → optimized | "
+            "peak node: file / optimized |")
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for r in results:
+        if "error" in r:
+            continue
+        est, meas = r["estimate"], r["measured"]
+        exact, opt = meas.get("exact", {}), meas.get("optimized", {})
+        mark = "" if est.get("complete", True) else "≥ "
+        peaks = (f"{exact.get('peak_node', '-')} / {opt.get('peak_node', '-')}"
+                 if exact.get("peak_node") != opt.get("peak_node") else "same")
+        lines.append(
+            f"| {r['split']} | {r['model']} | {'×'.join(map(str, r['input']))} | "
+            f"{mark}{_mib(est.get('arena_held_bytes'))} | {_mib(r.get('arena_held_measured'))} | "
+            f"{_r(r.get('arena_ratio'))} | {_mib(opt.get('peak_bytes'))} | "
+            f"{_r(r.get('optimized_ratio'))} | {exact.get('nodes', '-')} → "
+            f"{opt.get('nodes', '-')} | {peaks} |")
+    return "\n".join(lines) + "\n"
+
+
 def summary(results: list[dict[str, Any]]) -> str:
     out = []
-    for split in ("tuning", "held-out"):
+    for split in ("tuning", "held-out", "held-out-2"):
         rs = [r for r in results if r["split"] == split]
         ratios = [r["ratio"] for r in rs if r.get("ratio") is not None]
         within = sum(LOW <= x <= HIGH for x in ratios)
@@ -268,45 +316,58 @@ def summary(results: list[dict[str, Any]]) -> str:
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("models", nargs="*", help="corpus entries (default: all measured ones)")
-    p.add_argument("--split", choices=("tuning", "held-out"), help="only this half")
+    p.add_argument("--split", choices=("tuning", "held-out", "held-out-2"),
+                   help="only this part")
     p.add_argument("--modes", default=",".join(MODES),
                    help=f"measurements to make (default: {','.join(MODES)})")
     p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     p.add_argument("--markdown", metavar="FILE", help="write the docs table to FILE")
+    p.add_argument("--arena-markdown", metavar="FILE",
+                   help="write the default-arena and ORT_ENABLE_ALL table to FILE")
     p.add_argument("--from-json", metavar="FILE", nargs="+",
                    help="only re-render saved --json files (tuning first, then held-out)")
     p.add_argument("--reestimate", action="store_true",
                    help="with --from-json: recompute memscan's estimate, keep the measurements")
     p.add_argument("--baseline", metavar="DIR",
-                   help="also estimate with the memscan checkout in DIR (before figures)")
+                   help="also estimate with the memscan checkout in DIR (before figures; "
+                        "with --reestimate too)")
     p.add_argument("--estimate", nargs=2, metavar=("PATH", "SHAPE"), help=argparse.SUPPRESS)
-    p.add_argument("--measure", nargs=3, metavar=("PATH", "MODE", "SHAPE"),
+    p.add_argument("--measure", nargs="+", metavar="PATH MODE SHAPE [NAMED]",
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.measure:
-        path, mode, shape = args.measure
-        print(json.dumps(measure_in_process(path, mode, [int(x) for x in shape.split(",") if x])))
+        path, mode, shape = args.measure[:3]
+        named = json.loads(args.measure[3]) if len(args.measure) > 3 else None
+        print(json.dumps(measure_in_process(path, mode, [int(x) for x in shape.split(",") if x],
+                                            named)))
         return 0
     if args.estimate:
-        print(json.dumps(estimate(Path(args.estimate[0]),
-                                  tuple(int(x) for x in args.estimate[1].split(",")))))
+        print(json.dumps(estimate(Path(args.estimate[0]), json.loads(args.estimate[1]))))
         return 0
     if args.from_json:
         results = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
         for r in results if args.reestimate else ():
             if "estimate" in r:
-                r["estimate"] = estimate(onnx_path(r["model"], ENTRIES[r["model"]].sizes[
-                    [tuple(ENTRIES[r["model"]].input_shape(z)) for z in
-                     ENTRIES[r["model"]].sizes].index(tuple(r["input"]))]), tuple(r["input"]))
+                e = ENTRIES[r["model"]]
+                size = e.sizes[[tuple(e.input_shape(z)) for z in e.sizes].index(
+                    tuple(r["input"]))]
+                r["estimate"] = estimate(onnx_path(r["model"], size), r.get("asked", r["input"]))
+                if args.baseline:
+                    r["before"] = estimate_from(args.baseline, onnx_path(r["model"], size),
+                                                r.get("asked", r["input"]))
+                    r["before_ratio"] = _ratio(r["before"].get("peak_bytes"), r["measured"].get(
+                        "exact", {}).get("peak_bytes"))
                 r["ratio"] = _ratio(r["estimate"].get("peak_bytes"),
                                     r["measured"].get("exact", {}).get("peak_bytes"))
                 r["optimized_ratio"] = _ratio(r["estimate"].get("peak_bytes"), r["measured"].get(
                     "optimized", {}).get("peak_bytes"))
+                r["arena_ratio"] = _ratio(r["estimate"].get("arena_held_bytes"),
+                                          r.get("arena_held_measured"))
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))
     else:
         entries = [ENTRIES[n] for n in args.models] if args.models else \
-            [e for e in CORPUS if e.split in ("tuning", "held-out")]
+            [e for e in CORPUS if e.split in ("tuning", "held-out", "held-out-2")]
         if args.split:
             entries = [e for e in entries if e.split == args.split]
         modes = tuple(m for m in args.modes.split(",") if m)
@@ -326,6 +387,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     Path(args.json).write_text(json.dumps(results, indent=1))
     if args.markdown:
         Path(args.markdown).write_text(markdown(results))
+    if args.arena_markdown:
+        Path(args.arena_markdown).write_text(arena_markdown(results))
     print(summary(results))
     return 0
 

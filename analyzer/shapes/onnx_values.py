@@ -12,7 +12,10 @@ copy of the model, and lets the engine run again, until nothing new is found.
 Only values of at most ``MAX_ELEMENTS`` elements are computed, every op from the ONNX
 operator semantics (no op runs from the file: the model is data, never executed), and only
 inputs whose *values* set an output's shape are replaced, so the copy describes the same
-computation. memscan's Graph is never changed: this only gives the engines constants.
+computation. An If whose condition's value is now known is replaced by the branch that runs
+(``onnx_branches.fold_ifs``), and a Loop that runs exactly its (now known) trip count gets
+its scan outputs' first dim (``onnx_branches.state_loop_scans``). memscan's Graph is never changed: this only gives the engines
+constants.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from ..ir import Shape
+from .onnx_branches import fold_ifs, state_loop_scans
 
 #: Values larger than this are never computed (shape arithmetic is a few dozen integers).
 MAX_ELEMENTS = 4096
@@ -156,6 +160,13 @@ def _slice(node, vals, shapes, opset):
     for s, e, a, st in zip(starts, ends, axes, steps):
         index[a % x.ndim] = slice(s, e, st) if abs(e) < 2**62 else slice(s, None, st)
     return [x[tuple(index)]]
+
+
+@rule("Transpose")
+def _transpose(node, vals, shapes, opset):
+    if vals[0] is None:
+        return None
+    return [np.transpose(vals[0], _attr(node, "perm", None))]
 
 
 @rule("Reshape")
@@ -372,7 +383,9 @@ def with_shape_values(onnx: Any, model: Any, run: Callable[[Any, Any], tuple[Any
         values = propagate(inferred.graph, shapes, opset)
         candidate = onnx.ModelProto()
         candidate.CopyFrom(work)
-        if not fold_values(onnx, candidate, values):
+        folded = fold_values(onnx, candidate, values)
+        folded += fold_ifs(onnx, candidate, values)
+        if not state_loop_scans(candidate, inferred, values) and not folded:
             break
         again, again_note = run(onnx, candidate)
         if again is None or len(collect(again)[0]) <= len(shapes):

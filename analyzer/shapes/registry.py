@@ -77,9 +77,10 @@ Rule = Callable[[RuleCall], RuleResult]
 
 #: Which inputs' *values* (not shapes) decide an op's output shape.
 NO_VALUES, AFTER_FIRST, ALL_INPUTS = "", "after-first", "all"
-#: Working memory a kernel takes while it runs, from (step, input bytes, output bytes); the
+#: Working memory a kernel takes while it runs, from (step, input bytes, output bytes): one
+#: byte count, or one per separate request the kernel makes (a runtime rounds each); the
 #: step is a ``liveness.Step`` (not imported here: the registry sits below the runtime models).
-Scratch = Callable[[Any, int, int], int]
+Scratch = Callable[[Any, int, int], "int | Sequence[int]"]
 
 
 @dataclass(frozen=True)

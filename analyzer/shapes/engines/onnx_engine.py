@@ -22,18 +22,58 @@ from ...errors import typed_first_line
 from ...findings import Code, Severity
 from ...formats.onnx_proto import collect, symbolic_shapes
 from ...ir import Graph, ReaderFinding, Shape
+from ..onnx_branches import agreeing, undecided_ifs
 from ..onnx_values import with_shape_values
 
 MAX_LISTED = 50
 #: Every ONNX shape comes from the engines: an op they leave unshaped is "unshaped", not
 #: "no-rule" (the ONNX rules only check what the engines accept silently).
 SHAPES_EVERY_OP = True
+#: ``shape`` takes the shapes rules found (``stated``) and runs again with them.
+TAKES_STATED = True
 
 
 def _import_onnx() -> Any:
     import onnx  # heavy: only for ONNX graphs
 
     return onnx
+
+
+def with_stated(onnx: Any, model: Any, stated: Mapping[str, Shape],
+                dtypes: Mapping[str, str]) -> Any:
+    """``model`` (in place) with each ``stated`` tensor's shape written as its value_info,
+    replacing what the file says of it: shapes memscan's rules found for ops no engine
+    knows (a com.microsoft DynamicQuantizeLSTM), so the engines can shape what follows.
+    A tensor whose element type is unknown is left out (a value_info needs one)."""
+    g = model.graph
+    codes = {n: _onnx_dtype(onnx, dtypes.get(n)) for n in stated}
+    stated = {n: s for n, s in stated.items() if codes[n]}
+    if not stated:
+        return model
+    kept = [vi for vi in g.value_info if vi.name not in stated]
+    del g.value_info[:]
+    g.value_info.extend(kept)
+    for name, shape in stated.items():
+        vi = g.value_info.add()
+        vi.name = name
+        vi.type.tensor_type.elem_type = codes[name]
+        dims = vi.type.tensor_type.shape
+        for d in shape:
+            dim = dims.dim.add()
+            if d is not None:
+                dim.dim_value = int(d)
+    return model
+
+
+def _onnx_dtype(onnx: Any, name: Optional[str]) -> int:
+    """ONNX's element-type code of a numpy-style dtype name (0 when there is none)."""
+    if not name:
+        return 0
+    try:
+        import numpy as np
+        return int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(name)))
+    except Exception:  # bfloat16, float8...: numpy has no such dtype here
+        return 0
 
 
 def with_inputs(onnx: Any, base: Any, shapes: Mapping[str, Shape]) -> Any:
@@ -143,19 +183,29 @@ def run_ort(model: Any) -> tuple[Optional[Any], str]:
         ort_logger.setLevel(level)
 
 
-def shape(graph: Graph, input_shapes: Mapping[str, Shape]
+def shape(graph: Graph, input_shapes: Mapping[str, Shape],
+          stated: Optional[Mapping[str, Shape]] = None
           ) -> tuple[dict[str, Shape], list[ReaderFinding]]:
-    """Shapes by tensor name at ``input_shapes``, and findings on what is left unshaped."""
+    """Shapes by tensor name at ``input_shapes``, and findings on what is left unshaped.
+    ``stated``: shapes found outside the engines (rules), given to them as value_info."""
     data = graph.engine_input
     if not isinstance(data, OnnxModel):  # a hand-built graph: its given shapes only
         return {}, []
     onnx = _import_onnx()
     base = onnx.ModelProto()
     base.ParseFromString(data.weight_free)
-    model = with_inputs(onnx, base, input_shapes)
+    model = with_stated(onnx, with_inputs(onnx, base, input_shapes), stated or {},
+                        graph.known_dtypes)
     model, onnx_model, onnx_note = with_shape_values(onnx, model, run_onnx, collect)
     a, a_other = collect(onnx_model) if onnx_model is not None else ({}, {})
     wanted = _wanted(base)
+    undecided: dict[str, str] = {}
+    if undecided_ifs(model) and any(t not in a and t not in a_other for t in wanted):
+        split = agreeing(onnx, model, lambda m, budget: _shaped_branches(onnx, m, budget))
+        if split is not None:
+            a = {**split[0], **a}
+            a_other = {**split[1], **a_other}
+            undecided = split[2]
     count_a = sum(1 for t in wanted if t in a)
     if count_a + sum(1 for t in wanted if t in a_other) < len(wanted):
         ort_model, ort_note = run_ort(model)
@@ -178,9 +228,11 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
         f"shapes from {winner}'s shape inference ({max(count_a, count_b)} of {len(wanted)} "
         f"node outputs; onnx shaped {count_a}, onnxruntime {count_b})"
         + (f"; onnx strict mode: {onnx_note}" if onnx_note else "")
-        + (f"; onnxruntime: {ort_note}" if ort_note else ""),
+        + (f"; onnxruntime: {ort_note}" if ort_note else "")
+        + (f"; run again with {len(stated)} tensors shaped by memscan's rules for ops the "
+           f"engines do not know: {', '.join(list(stated)[:MAX_LISTED])}" if stated else ""),
         {"engine": winner, "onnx_shaped": count_a, "onnxruntime_shaped": count_b,
-         "tensors": len(wanted)})]
+         "tensors": len(wanted), "stated_by_rules": len(stated or {})})]
     if disagree:
         findings.append(ReaderFinding(
             Code.SHAPE_ENGINES_DISAGREE, Severity.WARNING, None,
@@ -208,6 +260,12 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             f"states (valid at the stored input shapes, which are the ones analysed): "
             f"{', '.join(from_file[:MAX_LISTED])}",
             {"count": len(from_file), "tensors": from_file[:MAX_LISTED]}))
+    if unshaped and undecided:
+        findings.append(ReaderFinding(
+            Code.VALUE_DEPENDENT_BRANCH, Code.VALUE_DEPENDENT_BRANCH.severity, None,
+            "; ".join(f"If {name}: {why}" for name, why in list(undecided.items())[:4])
+            + ": what it feeds is left unshaped (onnxruntime picks the branch at run time)",
+            {"ifs": undecided}))
     if unshaped:
         findings.append(ReaderFinding(
             Code.UNSHAPED_TENSORS, Severity.WARNING, None,
@@ -216,6 +274,18 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
             + (" ..." if len(unshaped) > MAX_LISTED else ""),
             {"count": len(unshaped), "tensors": unshaped[:MAX_LISTED]}))
     return shapes, findings
+
+
+def _shaped_branches(onnx: Any, model: Any, budget: int
+                     ) -> tuple[dict[str, Shape], dict[str, str], dict[str, str]]:
+    """onnx's shapes of one branch copy (its shape values folded), splitting again on the
+    next undecided If while ``budget`` allows; shapes, non-tensor labels, undecided Ifs."""
+    work, inferred, _ = with_shape_values(onnx, model, run_onnx, collect)
+    shapes, others = collect(inferred) if inferred is not None else ({}, {})
+    split = agreeing(onnx, work, lambda m, b: _shaped_branches(onnx, m, b), budget)
+    if split is None:
+        return shapes, others, {}
+    return {**split[0], **shapes}, {**split[1], **others}, split[2]
 
 
 def planning_shapes(graph: Graph) -> Optional[dict[str, tuple]]:

@@ -69,7 +69,65 @@ def shape(graph: Graph, input_shapes: Mapping[str, Shape]
                 f"TensorFlow cannot shape op {r.name} ({r.type}) at this input"
                 + (f": {r.error}" if r.error else " (its output dims stay unknown)"),
                 {"op": r.type}))
+    found += _signature_fill(shapes, produced, sig, data, input_shapes)
     return shapes, found
+
+
+def _stated(info: Any) -> Shape | None:
+    if info.tensor_shape.unknown_rank:
+        return None
+    return tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
+
+
+def _signature_fill(shapes: dict[str, Shape], produced: Mapping[str, Any], sig: Any,
+                    data: TfGraph, input_shapes: Mapping[str, Shape]) -> list[ReaderFinding]:
+    """Signature outputs TensorFlow leaves (partly) unknown take the shape the signature
+    states, dim by dim. A stated unknown first dim is the batch when every signature input's
+    first dim is unknown too and the stated inputs agree on it. A concrete engine dim is
+    never overridden: a stated dim that differs from it is a ``signature-disagree``."""
+    by_name = {info.name: key for key, info in sig.outputs.items()}
+    batches = {s[0] for s in input_shapes.values() if s}
+    batch_first = len(batches) == 1 and all(
+        _stated(sig.inputs[k]) and _stated(sig.inputs[k])[0] is None for k in data.input_keys)
+    filled, differ = [], []
+    for name, tid in zip(data.output_names, data.output_ids):
+        key = by_name.get(name)
+        stated = _stated(sig.outputs[key]) if key is not None else None
+        got = produced.get(tid)
+        if stated is None:
+            continue
+        if got is not None and len(got) == len(stated):
+            bad = [i for i, (a, b) in enumerate(zip(got, stated))
+                   if a is not None and b is not None and a != b]
+            if bad:
+                differ.append(f"{key}: TensorFlow {list(got)}, signature {list(stated)}")
+                continue
+        if tid in shapes:
+            continue
+        if got is not None and len(got) != len(stated):
+            differ.append(f"{key}: TensorFlow {list(got)}, signature {list(stated)}")
+            continue
+        dims = list(got) if got is not None else [None] * len(stated)
+        dims = [a if a is not None else b for a, b in zip(dims, stated)]
+        if dims and dims[0] is None and stated[0] is None and batch_first:
+            dims[0] = next(iter(batches))
+        if all(d is not None for d in dims):
+            shapes[tid] = tuple(int(d) for d in dims)  # type: ignore[arg-type]
+            filled.append(f"{key} {list(dims)}")
+    out = []
+    if filled:
+        out.append(ReaderFinding(
+            Code.SIGNATURE_SHAPES, Severity.INFO, None,
+            f"TensorFlow cannot shape {len(filled)} signature output(s) at this input; they take "
+            f"the shapes the signature states (unknown batch = the input's): "
+            + ", ".join(filled[:5]), {"outputs": filled[:20]}))
+    if differ:
+        out.append(ReaderFinding(
+            Code.SIGNATURE_DISAGREE, Severity.WARNING, None,
+            f"TensorFlow's shapes of {len(differ)} signature output(s) differ from what the "
+            "signature states; TensorFlow's stand: " + "; ".join(differ[:5]),
+            {"outputs": differ[:20]}))
+    return out
 
 
 def _meta_graph(data: TfGraph) -> Any:
