@@ -4,7 +4,7 @@ The public API (``import memscan``; this folder is installed under that name)::
 
     analyse(path, input=None, *, batch, dims, dtype, weights_dtype, optimizer, signature)
         -> Report
-    audit(paths, input=None, *, ..., budget, metric, fail_on, exclude, jobs) -> Audit
+    audit(paths, input=None, *, ..., budget, metric, fail_on, exclude, jobs, client) -> Audit
 
 Errors are :class:`MemscanError` (one line naming the file): :class:`BadArguments`,
 :class:`UnreadableArtifact`, :class:`MissingExtra`. Importing is cheap: the readers, numpy

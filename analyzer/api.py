@@ -91,13 +91,16 @@ def audit(paths: Union[str, Iterable[str]], input: Input = None, *,
           optimizer: str = "adam", signature: Optional[str] = None,
           budget: Union[None, str, int] = None, metric: str = "total",
           fail_on: Union[str, Iterable[str]] = (), exclude: Iterable[str] = (),
-          jobs: int = 1) -> Audit:
+          jobs: int = 1, client: Any = None) -> Audit:
     """Every model file under ``paths`` (files or folders, searched recursively), gated.
 
     ``budget`` (``"8GiB"``, or bytes) limits ``metric`` (total, inference, training,
     params); ``fail_on`` lists finding codes that trip an artifact (``"any-error"`` for every
     error finding). The Audit's ``results`` keep the order of discovery; each has a
     ``report`` or an ``error``, and ``tripped`` says whether it failed the gate.
+    ``client`` (a ``dask.distributed.Client``) analyses the artifacts on its cluster's
+    workers, each isolated in a child process, instead of here (``jobs`` is then unused;
+    the client stays open). Workers must reach the paths and URLs themselves.
 
     >>> import memscan
     >>> a = memscan.audit(["fixtures/keras3/vgg16.h5"], input=(1024, 1024, 3), budget="8GiB")
@@ -120,9 +123,15 @@ def audit(paths: Union[str, Iterable[str]], input: Input = None, *,
                                "size": size_arg(size),
                                "dtype": dtype, "weights_dtype": weights_dtype,
                                "optimizer": optimizer, "signature": signature}
+    cluster = None
+    if client is not None:
+        from .distributed import runner
+
+        cluster = runner(client)
     result = run_audit(names, {k: v for k, v in options.items() if v is not None},
                        Gate(budget=limit, metric=metric, fail_on=tuple(codes)),
-                       jobs=jobs, exclude=tuple(exclude), isolate=False)
+                       jobs=jobs, exclude=tuple(exclude), isolate=cluster is not None,
+                       runner=cluster)
     for r in result.results:
         if r.report is not None:
             r.report = public(r.report)

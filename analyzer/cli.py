@@ -16,6 +16,7 @@ Every long option may also be set in ``[tool.memscan]`` of the project's pyproje
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--time-limit", type=_positive_int, metavar="SECONDS",
                      help="CPU seconds each isolated artifact may use (default 60; the wall "
                           "clock allows twice that plus 10 s)")
+    run.add_argument("--dask-scheduler", metavar="ADDRESS",
+                     help="analyse the artifacts on the workers of this Dask scheduler, e.g. "
+                          "tcp://10.0.0.5:8786 (needs memscan[dask]; each worker isolates "
+                          "every artifact; --jobs is then unused)")
     return p
 
 
@@ -173,6 +178,25 @@ def _nothing_found(audit) -> str:
             f"{first.path}: {first.reason}{more})")
 
 
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace):
+    """With ``--dask-scheduler``: the runner mapping artifacts over its workers (the client
+    closed afterwards); else None, the local processes."""
+    if not args.dask_scheduler:
+        yield None
+        return
+    if args.isolate is False:
+        raise BadArguments("--no-isolate cannot be used with --dask-scheduler (workers always "
+                           "isolate each artifact)")
+    from .distributed import connect, runner
+
+    client = connect(args.dask_scheduler)
+    try:
+        yield runner(client)
+    finally:
+        client.close()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["diff"]:  # memscan diff OLD NEW (a file named diff: ./diff)
@@ -204,13 +228,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         gate = Gate(budget=args.budget, metric=args.metric,
                     fail_on=tuple(c for codes in args.fail_on or () for c in codes))
         if args.sweep is not None or args.formula:
+            if args.dask_scheduler:
+                raise BadArguments("--dask-scheduler runs audits, not --sweep or --formula "
+                                   "(one model: run it locally)")
             from .cli_sweep import run as run_sweeps
 
             return run_sweeps(args, analysis_kwargs(parser, args), gate)
-        audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
-                          exclude=args.exclude or (), progress_stream=sys.stderr,
-                          isolate=args.isolate, time_limit=args.time_limit,
-                          per_path=getattr(args, "per_path", None))
+        with _cluster(args) as cluster:
+            audit = run_audit(args.paths, analysis_kwargs(parser, args), gate, jobs=args.jobs,
+                              exclude=args.exclude or (), progress_stream=sys.stderr,
+                              isolate=True if cluster else args.isolate,
+                              time_limit=args.time_limit,
+                              per_path=getattr(args, "per_path", None), runner=cluster)
         if not audit.results and not audit.errors:  # nothing to report: one line, exit 2
             print(f"memscan: error: {', '.join(args.paths)}: {_nothing_found(audit)}",
                   file=sys.stderr)

@@ -83,7 +83,8 @@ def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int]
                      options: Optional[Mapping[str, Any]] = None,
                      timeout: float = DEFAULT_TIMEOUT_S,
                      cpu_limit: int = DEFAULT_CPU_LIMIT_S,
-                     memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Union[Any, MemscanError]:
+                     memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                     cwd: Optional[str] = None) -> Union[Any, MemscanError]:
     """The Report of ``analyse(path, inputs, batch, dims)`` run in a child process, or the
     MemscanError (returned, not raised) saying why there is none: the file is unusable
     (the reader's own error), or the child crashed, ran out of time or of memory
@@ -91,7 +92,7 @@ def analyse_isolated(path: str, inputs: Sequence[Any] = (), batch: Optional[int]
     kwargs = {"inputs": list(inputs), "batch": batch, "dims": dict(dims) if dims else None}
     kwargs.update(options or {})
     return run_isolated("analyse", path, kwargs, timeout=timeout, cpu_limit=cpu_limit,
-                        memory_limit=memory_limit)
+                        memory_limit=memory_limit, cwd=cwd)
 
 
 def run_task(task: str, path: str, kwargs: Mapping[str, Any]) -> Any:
@@ -105,11 +106,14 @@ def run_task(task: str, path: str, kwargs: Mapping[str, Any]) -> Any:
 
 def run_isolated(task: str, path: str, kwargs: Mapping[str, Any], *,
                  timeout: float = DEFAULT_TIMEOUT_S, cpu_limit: int = DEFAULT_CPU_LIMIT_S,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Union[Any, MemscanError]:
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                 cwd: Optional[str] = None) -> Union[Any, MemscanError]:
     """``TASKS[task](path, **kwargs)`` in a limited child process: its result, or the
-    MemscanError (returned, not raised) saying why there is none."""
+    MemscanError (returned, not raised) saying why there is none. ``cwd``: the folder a
+    relative ``path`` is relative to, when not this process's (a Dask worker's child
+    changes into the client's working folder; a process-wide chdir is safe only there)."""
     request = {"path": str(path), "task": task, "kwargs": dict(kwargs),
-               "memory_limit": memory_limit, "cpu_limit": cpu_limit}
+               "memory_limit": memory_limit, "cpu_limit": cpu_limit, "cwd": cwd}
     if hasattr(os, "fork") and sys.platform.startswith("linux"):
         return _run_forked(request, timeout)
     return _run_spawned(request, timeout)
@@ -254,6 +258,8 @@ def _answer(request: dict) -> tuple:
     """Run the analysis; every outcome becomes a picklable answer."""
     path = request["path"]
     try:
+        if request.get("cwd"):
+            _enter(request["cwd"])
         return ("report", run_task(request.get("task", "analyse"), path, request["kwargs"]))
     except MemscanError as exc:
         return ("error", (type(exc).__name__, exc.message, exc.path))
@@ -263,6 +269,15 @@ def _answer(request: dict) -> tuple:
     except Exception as exc:  # a bug or a file we did not foresee: still an answer
         return ("failure", ("bug", f"could not be analysed ({typed_first_line(exc)}); "
                             "rerun with MEMSCAN_DEBUG=1 for details"))
+
+
+def _enter(folder: str) -> None:
+    """Change into ``folder`` if it exists here; else stay (a relative path then fails as
+    "not found", naming the file as the user typed it)."""
+    try:
+        os.chdir(folder)
+    except OSError:
+        pass
 
 
 def _limit(memory: int, cpu_seconds: int) -> None:

@@ -215,10 +215,17 @@ def onnxruntime_buffers(steps: Sequence[Step], inputs: dict[str, Optional[int]],
         if scratch is not None:
             in_bytes = sum(buffers[buffer_of[t]].nbytes for t in st.inputs if t in buffer_of)
             extra = scratch(st, in_bytes, sum(b or 0 for b in st.output_bytes))
-            if not isinstance(extra, int):  # separate requests: the arena rounds each
-                extra = sum(arena_bytes(r) for r in extra)
-            if extra:
-                buffers[f"{st.row}#scratch"] = Buffer(f"{st.row}#scratch", extra, i, i)
+            if isinstance(extra, int):
+                extra = [extra]
+            # Separate requests stay separate buffers, in the kernel's order: the arena rounds
+            # each, and places each in a chunk of its own, so one large request may take a
+            # whole free chunk (split only when it is at least twice the request,
+            # bfc_arena.cc ``SplitFreeChunkFromBin``) and push the next into a new region
+            # (the RNN kernels' IAllocatorUniquePtr buffers, deep_cpu_gru.cc /
+            # uni_directional_lstm.cc ``AllocateBuffers``: one ``Allocate`` call each).
+            for j, nbytes in enumerate(r for r in extra if r):
+                sid = f"{st.row}#scratch" + (f"{j}" if j else "")
+                buffers[sid] = Buffer(sid, arena_bytes(nbytes), i, i)
         for t in st.inputs:
             if t in buffer_of:
                 release(buffer_of[t], i)

@@ -11,7 +11,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Mapping, Optional, Sequence, TextIO
+from typing import Any, Callable, Mapping, Optional, Sequence, TextIO
 
 from .audit import BAD_ARGUMENTS, INTERNAL, UNREADABLE, ArtifactError, ArtifactResult, Audit
 from .budget import Gate, evaluate
@@ -31,24 +31,30 @@ def default_jobs() -> int:
 def run_audit(paths: Sequence[str], analyse_kwargs: Mapping[str, Any], gate: Gate = Gate(),
               jobs: Optional[int] = None, exclude: Sequence[str] = (),
               progress_stream: Optional[TextIO] = None, isolate: Optional[bool] = None,
-              time_limit: Optional[int] = None, per_path: Optional[Any] = None) -> Audit:
+              time_limit: Optional[int] = None, per_path: Optional[Any] = None,
+              runner: Optional[Runner] = None) -> Audit:
     """Discover, analyse (in ``jobs`` processes) and gate every artifact under ``paths``.
 
     ``isolate`` (None: isolate.isolate_by_default) reads each artifact in a child process
     limited to ``time_limit`` CPU seconds (analyzer/isolate.py). ``per_path`` (a
-    config.PerPath) adjusts the analysis options of the artifacts its globs match."""
+    config.PerPath) adjusts the analysis options of the artifacts its globs match.
+    ``runner`` maps ``analyse_one`` over the artifacts elsewhere (a Dask cluster:
+    analyzer/distributed.py) instead of the local processes; ``jobs`` is then unused."""
     from .isolate import isolate_by_default, preload
 
     found = discover(paths, exclude)
     kwargs: dict[str, Any] = dict(analyse_kwargs)
     if isolate if isolate is not None else isolate_by_default(len(found.artifacts)):
         kwargs[ISOLATE] = time_limit
-        preload(found.artifacts)  # children (and --jobs workers) fork with the readers loaded
+        if runner is None:  # children (and --jobs workers) fork with the readers loaded
+            preload(found.artifacts)
     each = [per_path.options(p, kwargs) if per_path else kwargs for p in found.artifacts]
     jobs = min(jobs or default_jobs(), max(1, len(found.artifacts)))
     progress = Progress(len(found.artifacts), progress_stream)
     try:
-        if jobs == 1:
+        if runner is not None:
+            results = runner(found.artifacts, each, progress)
+        elif jobs == 1:
             results = []
             for path, options in zip(found.artifacts, each):
                 results.append(analyse_one(path, options))
@@ -65,6 +71,12 @@ def run_audit(paths: Sequence[str], analyse_kwargs: Mapping[str, Any], gate: Gat
 
 #: Key of analyse_one's kwargs that asks for isolation (its value: the CPU limit or None).
 ISOLATE = "__isolate__"
+#: Key of analyse_one's kwargs naming the folder relative paths are relative to (the
+#: client's working folder, on a Dask worker); the isolated child changes into it.
+CWD = "__cwd__"
+#: What run_audit's ``runner`` is: (artifacts, analyse_one kwargs of each, progress) ->
+#: the ArtifactResult of each, in the artifacts' order.
+Runner = Callable[[Sequence[str], Sequence[Mapping[str, Any]], Progress], list[ArtifactResult]]
 
 
 def analyse_one(path: str, kwargs: Mapping[str, Any]) -> ArtifactResult:
@@ -85,14 +97,15 @@ def analyse_one(path: str, kwargs: Mapping[str, Any]) -> ArtifactResult:
 
 def _analyse(path: str, kwargs: Mapping[str, Any]):
     """The Report, in this process or (ISOLATE given) in a limited child process."""
-    options = {k: v for k, v in kwargs.items() if k != ISOLATE}
+    options = {k: v for k, v in kwargs.items() if k not in (ISOLATE, CWD)}
     if ISOLATE not in kwargs:
         from .analysis import analyse
 
         return analyse(path, **options)
     from .isolate import analyse_isolated, limits
 
-    result = analyse_isolated(path, options=options, **limits(kwargs[ISOLATE]))
+    result = analyse_isolated(path, options=options, cwd=kwargs.get(CWD),
+                              **limits(kwargs[ISOLATE]))
     if isinstance(result, MemscanError):
         raise result
     return result

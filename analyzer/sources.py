@@ -27,6 +27,8 @@ from typing import Any, BinaryIO, Iterator, Optional
 from .errors import UnreadableArtifact
 
 INSTALL_HINT = "pip install 'memscan[remote]'"
+#: fsspec implementations memscan[remote] does not install (untested: docs/remote.md).
+OTHER_PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "hf": "huggingface_hub"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 #: Bytes fetched per range request (aligned), and how many blocks one file keeps.
 BLOCK = 64 * 1024
@@ -46,6 +48,18 @@ if hasattr(os, "register_at_fork"):  # a filesystem's session belongs to its pro
 
 def is_url(path: str) -> bool:
     return bool(_URL.match(str(path)))
+
+
+def preload(url: str) -> None:
+    """Import fsspec and the implementation ``url`` needs (aiohttp for HTTP), requesting
+    nothing, so that the isolated children a process forks start with them (see
+    isolate.preload); silently nothing when they are not installed (the child says so)."""
+    try:
+        import fsspec
+
+        fsspec.get_filesystem_class(url.split("://", 1)[0].lower())
+    except (ImportError, ValueError):
+        pass
 
 
 class RemoteFailure(UnreadableArtifact):
@@ -108,8 +122,11 @@ def _fs(url: str) -> tuple[Any, str]:
     try:
         fs_cls = fsspec.get_filesystem_class(protocol)
     except (ImportError, ValueError) as exc:
-        raise UnreadableArtifact(f"cannot read {protocol}:// URLs ({_first(exc)}); "
-                                 f"{INSTALL_HINT}", url) from None
+        package = OTHER_PACKAGES.get(protocol)
+        hint = (f"pip install {package} beside memscan[remote] (untested)" if package
+                else INSTALL_HINT)
+        raise UnreadableArtifact(f"cannot read {protocol}:// URLs ({_first(exc)}); {hint}",
+                                 url) from None
     fs = _instances.get(protocol)
     if fs is None:
         options = _OPTIONS.get(protocol, lambda: {})()

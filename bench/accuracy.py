@@ -53,6 +53,8 @@ MIB = 1024**2
 LOW, HIGH = 0.90, 1.10
 ARENA_LOW, ARENA_HIGH = 0.85, 1.15
 MODES = ("exact", "arena", "optimized")
+#: Modes measured by their own module against their own models (issue 13 items 6, 7).
+OTHER_MODES = {"keras": "accuracy_keras", "training": "accuracy_training"}
 
 
 # --------------------------------------------------------------------------- export
@@ -344,6 +346,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.estimate:
         print(json.dumps(estimate(Path(args.estimate[0]), json.loads(args.estimate[1]))))
         return 0
+    other = [m for m in args.modes.split(",") if m in OTHER_MODES]
+    if other:  # their own models, figures and tables: bench/accuracy_keras.py, _training.py
+        import importlib
+        return importlib.import_module(OTHER_MODES[other[0]]).main(
+            args.models or None, args.json, args.markdown, args.from_json)
     if args.from_json:
         results = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
         for r in results if args.reestimate else ():

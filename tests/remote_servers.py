@@ -121,9 +121,8 @@ class RangeHandler(SimpleHTTPRequestHandler):
 class Server:
     """A running HTTP server: ``url``, bytes ``sent`` so far, ``close()``."""
 
-    def __init__(self, root: str) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler,
-                                                                   directory=root))
+    def __init__(self, root: str, handler: type = RangeHandler) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=root))
         self.httpd.daemon_threads = True
         self.httpd.sent = 0  # type: ignore[attr-defined]
         self.httpd.requests = 0  # type: ignore[attr-defined]

@@ -165,3 +165,34 @@ def test_prepacked_convtranspose_filters_then_the_run(tmp_path, hw, held):
     report = analyse(str(path), inputs=[InputArg(None, shape)])
     assert report.totals.complete
     assert report.totals.onnxruntime_arena_held_bytes == _measured_growth(path, shape) == held
+
+
+def gru_sequence(path, hidden=64, inp=8):
+    """One forward GRU (no bias, no Y_h output) over X [T, 1, 8], Y the graph output. Its
+    kernel asks the arena, one ``Allocate`` each (onnx_rnn_rules ``gru_requests``): a local
+    Y_h, cur_h and batched_hidden0 (256 bytes each), outputZRH (3·T·64 floats), then
+    sequence_lengths (256 bytes)."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((1, 3 * hidden, inp))
+                                     .astype(np.float32), "W"),
+             numpy_helper.from_array(rng.standard_normal((1, 3 * hidden, hidden))
+                                     .astype(np.float32), "R")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", 1, inp])
+    _save(path, [helper.make_node("GRU", ["x", "W", "R"], ["y"], hidden_size=hidden)], [x],
+          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+
+
+@pytest.mark.parametrize("steps,held", [(400, 1 * MIB), (700, 3 * MIB)])
+def test_kernel_requests_are_placed_one_by_one(tmp_path, steps, held):
+    """A kernel's separate working buffers are separate arena requests. At 700 steps Y
+    (179,200 bytes) and three 256-byte buffers leave 868,608 free in the 1 MiB region;
+    outputZRH (537,600) takes that whole chunk (not split: less than twice the request), so
+    sequence_lengths opens a 2 MiB region: 3 MiB held (measured; onnxruntime's in-use peak
+    is 1 MiB + 256). Summed into one 538,624-byte request the scratch would fit: 1 MiB.
+    At 400 steps everything fits in the first region."""
+    path = tmp_path / "gru.onnx"
+    gru_sequence(path)
+    shape = (steps, 1, 8)
+    report = analyse(str(path), inputs=[InputArg(None, shape)])
+    assert report.totals.complete
+    assert report.totals.onnxruntime_arena_held_bytes == _measured_growth(path, shape) == held

@@ -7,6 +7,7 @@ the timeout, with nothing written.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -165,6 +166,19 @@ def test_url_without_the_extra_names_it(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "memscan: error: http://127.0.0.1:9/m.h5: is a URL; reading URLs needs "
         "pip install 'memscan[remote]'"]
+
+
+@pytest.mark.parametrize("url, package", [("gs://bucket/m.h5", "gcsfs"),
+                                          ("hf://org/repo/m.onnx", "huggingface_hub")])
+def test_untested_scheme_without_its_package_names_it(url: str, package: str) -> None:
+    """gs:// and hf:// are untested; without their fsspec implementation, one line naming it."""
+    if importlib.util.find_spec(package):
+        pytest.skip(f"{package} is installed")
+    proc = run_cli(url)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"memscan: error: {url}: cannot read ")
+    assert lines[0].endswith(f"pip install {package} beside memscan[remote] (untested)")
 
 
 # --------------------------------------------------------------------------- S3 (moto)

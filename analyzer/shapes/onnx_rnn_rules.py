@@ -3,8 +3,10 @@
 Both kernels allocate their gate pre-activations for the whole sequence and a handful of
 state buffers from the kernel's temp-space allocator (the same arena as the activations),
 each as a separate request, alive for the node only. The requests are listed here, one per
-``Allocate`` call in onnxruntime's source, so the planner can round each one as the arena
-does. Shapes come from the node itself: X = [seq, batch, input] (input 0), the
+``Allocate`` call in onnxruntime's source and in its order, so the planner rounds and
+places each one as the arena does (the gate buffer may take a whole free chunk and push the
+next request into a new region). Shapes come from the node itself: X = [seq, batch, input]
+(input 0), the
 ``hidden_size`` and ``direction`` attributes, and which optional inputs/outputs the node has.
 
 Whether W and R are stored or computed changes nothing here: stored ones are pre-packed
