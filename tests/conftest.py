@@ -110,12 +110,14 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 NO_COMPILE = {"PIP_COMPILE": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
-#: The longest modules, longest first. Under ``--dist loadscope`` a module is one unit of work,
-#: handed to the workers in collection order, so a long module collected last runs alone at
-#: the end while the other core idles: these are moved to the front (docs/testing.md).
-SLOW_MODULES = ("tests/corpus/test_corpus.py", "tests/hostile/test_hostile_corpus.py",
-                "tests/test_integrations.py", "tests/test_wheel.py",
-                "tests/hostile/test_hostile_fuzz.py")
+#: Long modules with few tests, longest first. Under ``--dist loadscope`` a module is one unit
+#: of work; xdist hands the largest modules (by test count) out first, so a long module of one
+#: test (the fuzz) ran alone at the end while the other core idled. ``make test`` passes
+#: ``--no-loadscope-reorder`` and this order applies instead: these first, then the rest by
+#: test count, as xdist would (docs/testing.md).
+SLOW_MODULES = ("tests/hostile/test_hostile_fuzz.py", "tests/test_integrations.py",
+                "tests/test_wheel.py", "tests/test_first_run.py", "tests/test_live_oracle.py",
+                "tests/hostile/test_hostile_corpus.py")
 #: Heavy frameworks no test module may import at collection (every xdist worker collects
 #: every module: TensorFlow alone is ~4 s of CPU and 540 MiB per worker). Filled by
 #: pytest_collection_finish; tests/test_suite_speed.py asserts it stays empty.
@@ -125,8 +127,13 @@ HEAVY_AT_COLLECTION: list[str] = []
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
+    from collections import Counter
+
+    module = {id(item): item.nodeid.split("::", 1)[0] for item in items}
+    count = Counter(module.values())
     rank = {m: i for i, m in enumerate(SLOW_MODULES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+    items.sort(key=lambda item: (rank.get(module[id(item)], len(rank)),
+                                 -count[module[id(item)]], module[id(item)]))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
