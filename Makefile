@@ -21,9 +21,10 @@ $(TEST_STAMP): $(RUN_STAMP) pyproject.toml
 demo: $(RUN_STAMP)
 	$(VENV)/bin/memscan fixtures/keras3/vgg16.h5 --input 1024,1024,3
 
-# One worker per core; a module's tests stay on one worker (their module fixtures run once).
+# One worker per core; a module's tests stay on one worker (their module fixtures run once);
+# modules in tests/conftest.py's order (long few-test modules first, then by test count).
 test: $(TEST_STAMP) audit audit-savedmodel docs
-	$(PY) -m pytest -q -n auto --dist loadscope --durations=20
+	$(PY) -m pytest -q -n auto --dist loadscope --no-loadscope-reorder --durations=20
 
 # memscan as a pipeline gate over this repo's own fixtures (README: "memscan in a Makefile").
 # Fixtures that store no input size (*_notop models, MobileNetV3) are audited at 1024x1024x3;
@@ -36,7 +37,7 @@ AUDIT_AT_1024 := fixtures/*/*_notop.h5 fixtures/keras_zip/mobilenetv3small.*
 AUDIT_NEED_TF := fixtures/savedmodel/resnet50_export fixtures/savedmodel/tf1_conv
 audit: $(RUN_STAMP)
 	$(VENV)/bin/memscan fixtures/ --exclude '*_notop.h5' --exclude resnet50_export \
-		--exclude tf1_conv --exclude 'mobilenetv3small.*' $(AUDIT_GATES) --format summary
+		--exclude tf1_conv --exclude savedmodels --exclude 'mobilenetv3small.*' $(AUDIT_GATES) --format summary
 	$(VENV)/bin/memscan $(AUDIT_AT_1024) --input 1024,1024,3 $(AUDIT_GATES) --format summary
 
 audit-savedmodel: $(TEST_STAMP)

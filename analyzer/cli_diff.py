@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 from fractions import Fraction
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
+
+from .errors import MemscanError
 
 
 EXIT_OK, EXIT_TRIPPED, EXIT_UNUSABLE = 0, 1, 2
@@ -60,12 +62,49 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=tuple(RENDER), default="table")
     out.add_argument("-o", "--output", metavar="FILE", help="write the diff to FILE")
+    _add_running(p)
+    p.add_argument("--no-config", action="store_true",
+                   help="ignore [tool.memscan] in pyproject.toml")
+    return p
+
+
+def _add_running(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group("running")
     run.add_argument("--isolate", action=argparse.BooleanOptionalAction,
                      help="read each artifact in a child process with limits (default: on)")
     run.add_argument("--time-limit", type=int, metavar="SECONDS",
                      help="CPU seconds each isolated artifact may use (default 60)")
+
+
+def _config_parser() -> argparse.ArgumentParser:
+    """The options [tool.memscan] may set for a diff: the analysis options (input shape,
+    limits, dtypes...) and how each side is read. Paths, budget, fail-on, format and the
+    rest of the table are memscan's own and do not apply to a diff."""
+    from .cli_options import _Parser, add_analysis_options
+
+    p = _Parser(prog="memscan diff", add_help=False)
+    add_analysis_options(p)
+    _add_running(p)
     return p
+
+
+def apply_project(args: argparse.Namespace) -> Optional[Any]:
+    """``args`` completed from the nearest [tool.memscan] where the command line left an
+    option out, as ``memscan`` completes its own (a shape typed in full replaces the table's
+    shape keys); returns the per-path options (a ``config.PerPath``) or None."""
+    from pathlib import Path
+
+    from . import config
+
+    project = config.find(Path.cwd())
+    if project is None:
+        return None
+    parser = _config_parser()
+    typed = frozenset(d for d in config.SHAPE_DESTS if getattr(args, d, None) is not None)
+    for dest, value in config.known_options(parser, project).items():
+        if getattr(args, dest, None) is None and not (typed and dest in config.SHAPE_DESTS):
+            setattr(args, dest, value)
+    return config.per_path(parser, project, typed)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -78,16 +117,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(list(argv or ()))
+    try:
+        per_path = None if args.no_config else apply_project(args)
+    except MemscanError as exc:
+        print(f"memscan: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
     kwargs = analysis_kwargs(parser, args)
     if args.isolate if args.isolate is not None else isolate_by_default(2):
         kwargs[ISOLATE] = args.time_limit
-    new_kwargs = dict(kwargs)
+    old_kwargs = per_path.options(args.old, kwargs) if per_path else kwargs
+    new_kwargs = per_path.options(args.new, kwargs) if per_path else dict(kwargs)
     if args.new_inputs:
         new_kwargs["inputs"] = args.new_inputs
     if args.new_batch is not None:
         new_kwargs["batch"] = args.new_batch
     reports, failed = [], False
-    for path, kw in ((args.old, kwargs), (args.new, new_kwargs)):
+    for path, kw in ((args.old, old_kwargs), (args.new, new_kwargs)):
         result = analyse_one(path, kw)
         if result.error is not None:
             print(f"memscan: error: {result.error.message}", file=sys.stderr)

@@ -108,6 +108,18 @@ def apply(parser: argparse.ArgumentParser, args: argparse.Namespace,
     return args
 
 
+def known_options(parser: argparse.ArgumentParser, defaults: ProjectDefaults) -> dict[str, Any]:
+    """The table's keys that ``parser`` has a long option for, parsed as its command line
+    parses them (dest -> value), paths and per-path aside: for a command that takes only
+    some of memscan's options (``memscan diff``); the other keys are memscan's own."""
+    where = f"{defaults.pyproject} [{TABLE}]"
+    longs = {s[2:] for a in parser._actions for s in a.option_strings if s.startswith("--")}
+    table = {k: v for k, v in defaults.table.items()
+             if k in longs and k not in _NOT_FROM_CONFIG}
+    argv = to_argv(parser, table, defaults.pyproject.parent, where)
+    return vars(_parse_only_given(parser, argv, where))
+
+
 def per_path(parser: argparse.ArgumentParser, defaults: ProjectDefaults,
              locked: frozenset[str] = frozenset()) -> Optional[PerPath]:
     """The ``per-path`` table parsed through the analysis options' own parser, or None."""

@@ -79,6 +79,9 @@ class Formula:
     #: Figures unknown at some side (unshaped tensors), so not fitted.
     unknown: list[str] = field(default_factory=list)
     note: str = ""
+    #: Figures that are only "at least" at some side (Totals.lower_bound), so not fitted: a
+    #: polynomial through lower bounds would pass for an exact answer. Figure -> why.
+    lower_bounds: dict[str, str] = field(default_factory=dict)
 
     @property
     def holds(self) -> bool:
@@ -88,6 +91,7 @@ class Formula:
         return {"variable": "size", "holds": self.holds, "step": self.step,
                 "start": self.start, "fitted_at": self.fitted_at,
                 "checked_at": self.checked_at, "note": self.note, "unknown": self.unknown,
+                "lower_bounds": dict(self.lower_bounds),
                 "figures": {k: {"degree": p.degree, "coefficients": p.to_list(),
                                 "text": p.text()} for k, p in self.polynomials.items()}}
 
@@ -136,20 +140,21 @@ def find_formula(graph: Graph, path: str, analyse: Callable[[Mapping[str, Any]],
             model = asdict(reports[0].model)
         found = _fit_all(sides, reports)
         if found is not None:
-            polys, used, unknown = found
+            polys, used, unknown, lower = found
             return Formula(path, model, step, s0, sides[:used], sides[used:], polys, unknown,
                            f"holds for sides s = {s0} + {step}·k (k = 0, 1, ...), square "
                            f"inputs (H = W = s); fitted on {used} sides, checked on "
-                           f"{len(sides) - used} others")
+                           f"{len(sides) - used} others", lower)
     return Formula(path, model, None, start,
                    note=f"no polynomial of degree at most {MAX_DEGREE} holds on any lattice "
                         f"step in {', '.join(map(str, STEPS))} from side {start}")
 
 
 def _fit_all(sides: list[int], reports: list[Report]
-             ) -> Optional[tuple[dict[str, Polynomial], int, list[str]]]:
+             ) -> Optional[tuple[dict[str, Polynomial], int, list[str], dict[str, str]]]:
     polys: dict[str, Polynomial] = {}
     unknown: list[str] = []
+    lower: dict[str, str] = {}
     used_most = 0
     for key in FIGURES:
         values = [getattr(r.totals, key, None) for r in reports]
@@ -159,12 +164,26 @@ def _fit_all(sides: list[int], reports: list[Report]
                 getattr(r.totals, "layers_with_unknown_shapes", 0) for r in reports):
             unknown.append(key)
             continue
+        why = _lower_bound_reason(key, sides, reports)
+        if why:
+            lower[key] = why
+            continue
         fit = fit_exact(sides, values)  # type: ignore[arg-type]
         if fit is None:
             return None
         polys[key], used = fit
         used_most = max(used_most, used)
-    return (polys, used_most, unknown) if polys else None
+    return (polys, used_most, unknown, lower) if polys else None
+
+
+def _lower_bound_reason(key: str, sides: list[int], reports: list[Report]) -> str:
+    """Why ``key`` is only "at least" at some of ``sides`` ('' when exact at every side)."""
+    at = [s for s, r in zip(sides, reports) if r.totals.lower_bound(key)]
+    if not at:
+        return ""
+    what = ("some layers have no MAC count" if key == "macs"
+            else "some tensors have no shape, their bytes are left out")
+    return f"at least at s = {', '.join(map(str, at))}: {what}"
 
 
 def formula_artifact(path: str, kwargs: Mapping[str, Any]) -> Formula:

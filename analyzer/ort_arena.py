@@ -127,7 +127,7 @@ class BFCArena:
         chunk of at least ``rounded`` bytes; in it, the smallest such (ties: lowest address);
         then ``SplitFreeChunkFromBin``."""
         for b in self.bins[bin_num:]:
-            i = bisect.bisect_left(b, (rounded, -1))
+            i = bisect.bisect_left(b, (rounded,))  # any address: a prefix sorts first
             if i < len(b):
                 chunk = b[i][2]
                 del b[i]

@@ -133,6 +133,18 @@ class Totals:
     #: when ``complete`` is false.
     onnxruntime_arena_held_bytes: Optional[int] = None
 
+    def lower_bound(self, key: str) -> bool:
+        """True when figure ``key`` is only "at least" in this report: an activation figure
+        while some tensor has no shape, or the MACs while some layer's count is unknown."""
+        if key == "macs":
+            return self.layers_with_unknown_macs > 0
+        return key in SHAPE_DEPENDENT and not self.complete
+
+
+#: The totals that sum activation bytes, so leave out the tensors that have no shape.
+SHAPE_DEPENDENT = frozenset({"feature_map_bytes", "total_bytes", "activation_peak_bytes",
+                             "inference_peak_bytes", "arena_bytes", "training_bytes"})
+
 
 @dataclass
 class Finding:

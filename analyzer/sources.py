@@ -296,19 +296,13 @@ def verify_unchanged() -> None:
             raise RemoteFailure("changed on the server while being read", url)
 
 
-class RemoteFile(io.RawIOBase):
-    """Seekable reads of a remote file through aligned BLOCK range requests, cached."""
+class SeekableReader(io.RawIOBase):
+    """A read-only, seekable raw file of ``size`` bytes: the position bookkeeping that
+    ``io.BufferedReader`` and h5py need. Subclasses read the bytes at ``pos`` (``readinto``):
+    a remote file by range requests, a stored zip member (keras_zip) from its offset."""
 
-    def __init__(self, fs: Any, inner: str, url: str, size: int) -> None:
-        self.fs, self.inner, self.url, self.size = fs, inner, url, size
-        self.pos = 0
-        #: HTTP: fsspec's file object, whose range fetch refuses a server ignoring ranges
-        #: before reading its body (``cat_file`` would read the whole file first).
-        self.http = (_call(url, "opening the URL", fs.open, inner, "rb", block_size=BLOCK,
-                           cache_type="none", size=size)
-                     if url.lower().startswith(("http://", "https://")) else None)
-        #: shared by every file object over this URL until the next ``reset``
-        self.blocks = _blocks.setdefault(url, OrderedDict())
+    size = 0
+    pos = 0
 
     def readable(self) -> bool:
         return True
@@ -323,6 +317,21 @@ class RemoteFile(io.RawIOBase):
         base = {0: 0, 1: self.pos, 2: self.size}[whence]
         self.pos = max(0, base + offset)
         return self.pos
+
+
+class RemoteFile(SeekableReader):
+    """Seekable reads of a remote file through aligned BLOCK range requests, cached."""
+
+    def __init__(self, fs: Any, inner: str, url: str, size: int) -> None:
+        self.fs, self.inner, self.url, self.size = fs, inner, url, size
+        self.pos = 0
+        #: HTTP: fsspec's file object, whose range fetch refuses a server ignoring ranges
+        #: before reading its body (``cat_file`` would read the whole file first).
+        self.http = (_call(url, "opening the URL", fs.open, inner, "rb", block_size=BLOCK,
+                           cache_type="none", size=size)
+                     if url.lower().startswith(("http://", "https://")) else None)
+        #: shared by every file object over this URL until the next ``reset``
+        self.blocks = _blocks.setdefault(url, OrderedDict())
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")

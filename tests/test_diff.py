@@ -100,3 +100,33 @@ def test_cli_diff_unreadable_side_is_exit_2(tmp_path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert str(junk) in proc.stderr
+
+
+def test_cli_diff_honours_tool_memscan(tmp_path) -> None:
+    """[tool.memscan] applies to `memscan diff` as to `memscan`: the table's input, the
+    per-path inputs (each side its own), the limits; a flag typed wins; --no-config ignores
+    it; keys that are memscan's own (budget, paths) are left to it."""
+    import shutil
+
+    for name in ("old.h5", "new.h5"):
+        shutil.copy(VGG_NOTOP, tmp_path / name)  # stores no input size: needs one
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.memscan]\ninputs = ["old.h5"]\ninput = "224,224,3"\nbudget = "1MiB"\n'
+        '[tool.memscan.per-path."new.h5"]\ninput = "448,448,3"\n')
+
+    def fm(*extra: str) -> tuple[int, int]:
+        proc = run_cli("diff", "old.h5", "new.h5", "--format", "json", *extra, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        t = next(t for t in json.loads(proc.stdout)["diff"]["totals"]
+                 if t["key"] == "feature_map_bytes")
+        return t["old"], t["new"]
+
+    at_224 = analyse(VGG_NOTOP, inputs=[InputArg(None, (224, 224, 3))]).totals.feature_map_bytes
+    assert fm() == (at_224, 4 * at_224)  # the table's input; new.h5's per-path input
+    assert fm("--input", "448,448,3") == (4 * at_224, 4 * at_224)  # typed: wins everywhere
+    (tmp_path / "pyproject.toml").write_text('[tool.memscan]\ninput = "224,224,3"\n'
+                                             'max-nodes = 3\n')
+    proc = run_cli("diff", "old.h5", "new.h5", cwd=tmp_path)
+    assert proc.returncode == 2 and "--max-nodes" in proc.stderr, proc.stderr
+    proc = run_cli("diff", "old.h5", "new.h5", "--no-config", cwd=tmp_path)
+    assert proc.returncode == 2 and "--max-nodes" not in proc.stderr  # no input size stored

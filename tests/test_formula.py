@@ -63,3 +63,42 @@ def test_cli_formula_json_and_table() -> None:
     table = run_cli(VGG, "--formula")
     assert table.returncode == 0, table.stderr
     assert "params" in table.stdout and "checked at s = " in table.stdout
+
+
+def _stub_report(side: int, complete: bool, unknown_macs: int = 0):
+    """Figures that are exact polynomials in the side, marked incomplete as a reader would
+    mark them (a tensor with no shape, yet no layer of unknown shape)."""
+    from analyzer.report import ModelInfo, Report, Totals
+
+    fm = 12 * side * side
+    t = Totals(params=1000, stored_params=1000, param_bytes=4000, feature_map_bytes=fm,
+               total_bytes=4000 + fm, activation_peak_bytes=fm, inference_peak_bytes=4000 + fm,
+               arena_bytes=fm, training_bytes=3 * 4000 + fm, macs=7 * side * side,
+               layers_with_unknown_macs=unknown_macs, complete=complete,
+               unshaped_tensors=0 if complete else 1)
+    return Report(ModelInfo("m", "fake", "test"), 1, [], [], t, [])
+
+
+def test_formula_never_fits_a_lower_bound() -> None:
+    """A figure that is only "at least" at some side (totals.complete false, or MACs with a
+    layer of unknown count) is not fitted, however polynomial its values look: it is named
+    with the reason, and the exact figures (params) still are fitted."""
+    from analyzer.formula import find_formula
+    from analyzer.ir import Graph
+
+    graph = Graph("fake", "test", "m", (), (), ())
+    f = find_formula(graph, "m", lambda kw: _stub_report(kw["size"][0], kw["size"][0] >= 36,
+                                                         unknown_macs=1), {}, 32)
+    assert f.holds and f.step == 1
+    assert set(f.polynomials) == {"params", "param_bytes"}
+    assert set(f.lower_bounds) == {"feature_map_bytes", "total_bytes", "activation_peak_bytes",
+                                   "inference_peak_bytes", "arena_bytes", "training_bytes",
+                                   "macs"}
+    assert "no shape" in f.lower_bounds["feature_map_bytes"]
+    assert "MAC" in f.lower_bounds["macs"]
+    from analyzer.render.formula_out import render_markdown, render_table
+
+    text = render_table([f])
+    assert "not fitted, lower bounds" in text and "feature_map_bytes" in text
+    assert "feature_map_bytes" in render_markdown([f])
+    assert "lower_bounds" in f.to_dict()

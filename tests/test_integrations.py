@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, NO_COMPILE, ROOT
 
 VGG16 = FIXTURES / "keras3" / "vgg16.h5"
 BIN = Path(sys.executable).parent
@@ -68,7 +69,42 @@ def _git(repo: Path, *args: str) -> None:
                    check=True, capture_output=True)
 
 
-def test_pre_commit_hook_checks_changed_models_with_tool_memscan_settings(tmp_path) -> None:
+def _snapshot(src: Path, dest: Path) -> str:
+    """A one-commit repository of ``src``'s working tree (tracked files as they are now, and
+    untracked ones git does not ignore), as pre-commit try-repo makes of a checkout with
+    uncommitted changes; returns the commit id."""
+    dest.mkdir(parents=True)
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=src, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if (src / rel).is_file():  # a tracked file deleted in the working tree is listed too
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / rel, dest / rel)
+    _git(dest, "init", "-q")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", "snapshot of the working tree")
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=dest, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def hook_config(tmp_path_factory) -> tuple[Path, dict]:
+    """A .pre-commit-config.yaml naming this checkout's hook, and the environment to run
+    pre-commit in. pre-commit installs the hook's environment (a virtualenv, memscan
+    pip-installed from the repository with its dependencies) on the first run and reuses it
+    after: try-repo would install it afresh on every call (minutes of the suite)."""
+    base = tmp_path_factory.mktemp("hook")
+    rev = _snapshot(ROOT, base / "memscan")
+    config = base / "pre-commit-config.yaml"
+    config.write_text(yaml.safe_dump({"repos": [{"repo": str(base / "memscan"), "rev": rev,
+                                                 "hooks": [{"id": "memscan"}]}]}))
+    return config, _env(PRE_COMMIT_HOME=str(base / "store"), **NO_COMPILE)
+
+
+def test_pre_commit_hook_checks_changed_models_with_tool_memscan_settings(tmp_path,
+                                                                          hook_config) -> None:
+    config, env = hook_config
     repo = tmp_path / "project"
     (repo / "models").mkdir(parents=True)
     shutil.copy(VGG16, repo / "models" / "vgg16.h5")
@@ -77,10 +113,9 @@ def test_pre_commit_hook_checks_changed_models_with_tool_memscan_settings(tmp_pa
         '[tool.memscan]\ninput = "1024,1024,3"\nbudget = "8GiB"\n')
     _git(repo, "init", "-q")
     _git(repo, "add", ".")
-    env = _env(PRE_COMMIT_HOME=str(ROOT / ".cache" / "pre-commit"))
-    proc = subprocess.run([str(BIN / "pre-commit"), "try-repo", str(ROOT), "memscan",
-                           "--verbose"], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=900)
+    run = [str(BIN / "pre-commit"), "run", "--config", str(config)]
+    proc = subprocess.run([*run, "--verbose"], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "memscan (model memory and int32 checks)" in out and "Failed" in out
@@ -88,7 +123,6 @@ def test_pre_commit_hook_checks_changed_models_with_tool_memscan_settings(tmp_pa
     assert "notes.txt" not in out
     (repo / "pyproject.toml").write_text('[tool.memscan]\nbudget = "8GiB"\n')  # at 224
     _git(repo, "add", ".")
-    proc = subprocess.run([str(BIN / "pre-commit"), "try-repo", str(ROOT), "memscan"],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(run, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout

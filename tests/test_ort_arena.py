@@ -196,3 +196,17 @@ def test_kernel_requests_are_placed_one_by_one(tmp_path, steps, held):
     report = analyse(str(path), inputs=[InputArg(None, shape)])
     assert report.totals.complete
     assert report.totals.onnxruntime_arena_held_bytes == _measured_growth(path, shape) == held
+
+
+def test_a_free_chunk_of_exactly_the_request_is_found_at_any_address():
+    """Regions are placed at falling addresses, below zero once a file states a dim near
+    int64's maximum (hostile case onnx-dim-int64-max): a freed chunk of exactly the requested
+    size must still be found there, not skipped for an extension that then finds nothing."""
+    arena = BFCArena()
+    huge = 1 << 62
+    first = arena.alloc(huge)
+    assert first.ptr < 0
+    arena.free(first)
+    again = arena.alloc(huge)
+    assert again is not None and again.ptr == first.ptr
+    assert arena.held_bytes == huge

@@ -254,3 +254,31 @@ def test_a_sweep_runs_isolated_like_a_single_run(monkeypatch) -> None:
                                                "metric_key": "total_bytes"})
     assert isinstance(result, IsolatedFailure) and result.reason == "crash"
     assert "crashed" in str(result)
+
+
+def test_sweep_rows_mark_lower_bounds_like_every_renderer(tmp_path) -> None:
+    """tiny.onnx stores 16×16: at 32×32 the MatMul's output has no shape, so that point's
+    activation figures are lower bounds (totals.complete false) and print "≥ ", as the
+    single-run table does; params do not depend on shapes and stay unmarked."""
+    path = str(tmp_path / "tiny.onnx")
+    tiny_cnn(path, hw=16)
+    doc = json.loads(run_cli(path, "--sweep", "size=16:32:16", "--format", "json").stdout)
+    complete = {p["value"]: p["totals"]["complete"] for p in doc["sweep"]["points"]}
+    assert complete == {16: True, 32: False}
+    for fmt in ("table", "markdown"):
+        proc = run_cli(path, "--sweep", "size=16:32:16", "--format", fmt)
+        assert proc.returncode == 0, proc.stderr
+        rows = {}
+        for line in proc.stdout.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|" if fmt == "markdown"
+                                                                       else "  ") if c.strip()]
+            if cells and cells[0] in ("16", "32"):
+                rows[int(cells[0])] = cells
+        assert not any("≥" in c for c in rows[16]), rows[16]
+        params, param_mib, feature_maps = rows[32][1:4]
+        assert not params.startswith("≥") and not param_mib.startswith("≥")
+        assert feature_maps.startswith("≥ "), rows[32]
+        # feature maps, both peaks, training, MACs (the MatMul has no count) and the metric
+        # column (total): 6 figures
+        assert sum(c.startswith("≥ ") for c in rows[32]) == 6, rows[32]
+        assert "lower bound" in proc.stdout

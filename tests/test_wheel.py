@@ -1,7 +1,9 @@
 """The wheel a user installs: built with ``python -m build``, installed with pip into a fresh
 venv (no system site-packages, nothing from this checkout on its path), then used as the
 README says. Dependencies come through pip as for any user; pip's cache, filled when this
-test venv was made, serves them, so the install costs seconds rather than downloads.
+test venv was made, serves them, so the install costs seconds rather than downloads. The
+venv is made without a pip of its own (this venv's pip installs into it with ``--python``)
+and pip compiles no bytecode: both cost CPU and neither is what is tested.
 
 Run from a temporary folder so that ``import memscan`` can only find the installed copy.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import NO_COMPILE, ROOT
 
 DONE_WHEN = ("import memscan; r = memscan.analyse({path!r}, input={input}); "
              "print(r.totals.params)")
@@ -35,11 +37,11 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> Path:
     env_dir = tmp_path_factory.mktemp("fresh") / "venv"
-    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
     py = env_dir / "bin" / "python"
-    proc = subprocess.run([str(py), "-m", "pip", "install", "-q",
-                           "--disable-pip-version-check", str(wheel)],
-                          capture_output=True, text=True, timeout=900, env=_clean_env())
+    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q",
+                           str(wheel)], capture_output=True, text=True, timeout=900,
+                          env={**_clean_env(), **NO_COMPILE})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return py
 

@@ -124,34 +124,20 @@ def _json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Any:
     return parse_config_json(raw, path)
 
 
-class _Window(io.RawIOBase):
+class _Window(sources.SeekableReader):
     """A read-only, seekable view of ``length`` bytes at ``start`` of an open file."""
 
     def __init__(self, fh: Any, start: int, length: int) -> None:
-        self._fh, self._start, self._length, self._pos = fh, start, length, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._length}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
+        self._fh, self._start, self.size, self.pos = fh, start, length, 0
 
     def readinto(self, buffer: Any) -> int:
-        n = max(0, min(len(buffer), self._length - self._pos))
+        n = max(0, min(len(buffer), self.size - self.pos))
         if n == 0:
             return 0
-        self._fh.seek(self._start + self._pos)
+        self._fh.seek(self._start + self.pos)
         data = self._fh.read(n)
         buffer[:len(data)] = data
-        self._pos += len(data)
+        self.pos += len(data)
         return len(data)
 
 

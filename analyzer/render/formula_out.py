@@ -26,6 +26,7 @@ def lines(f: Formula) -> list[str]:
         out.append(f"  {key:<{width}} = {p.text()} {UNITS.get(key, 'bytes')}")
     if f.unknown:
         out.append(f"not fitted (unknown at some side): {', '.join(f.unknown)}")
+    out += [f"not fitted, lower bounds: {key} ({why})" for key, why in f.lower_bounds.items()]
     return out
 
 
@@ -50,6 +51,8 @@ def render_markdown(formulas: Sequence[Formula]) -> str:
         out += [cell(f.note), "", "| figure | polynomial in s |", "|---|---|"]
         out += [f"| {k} | `{cell(p.text())}` {UNITS.get(k, 'bytes')} |"
                 for k, p in f.polynomials.items()]
+        out += [f"| {k} | not fitted, a lower bound: {cell(why)} |"
+                for k, why in f.lower_bounds.items()]
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -13,7 +13,7 @@ from ..report import SCHEMA
 from ..sweep import Sweep, SweepPoint
 from . import fit
 from .markdown import cell
-from .units import MIB, mib
+from .units import AT_LEAST, MIB, at_least, mib
 
 #: (totals key, column title) of the figures every sweep row shows, in order.
 FIGURES = (
@@ -37,12 +37,23 @@ def _columns(s: Sweep) -> list[tuple[str, str]]:
     return have
 
 
-def _cell(key: str, value: Optional[int]) -> str:
+def _cell(key: str, p: SweepPoint) -> str:
+    """One figure of one point, marked ≥ where that point's report leaves something out."""
+    value = p.metric(key)
     if value is None:
         return "?"
-    if key in ("params", "macs"):
-        return f"{value:,}"
-    return mib(value)
+    text = f"{value:,}" if key in ("params", "macs") else mib(value)
+    return at_least(text, not p.totals.lower_bound(key))  # type: ignore[union-attr]
+
+
+def lower_bound_line(s: Sweep) -> str:
+    """Why some figures are marked ≥ ('' when every point is complete)."""
+    marked = [p.value for p in s.points if p.totals is not None
+              and any(p.totals.lower_bound(k) for k, _ in _columns(s))]
+    if not marked:
+        return ""
+    return (f"{AT_LEAST.strip()}: at {s.over} {', '.join(map(str, marked))} some tensors have no "
+            "shape or some layers no MAC count; figures marked ≥ leave them out (lower bounds)")
 
 
 def _status(s: Sweep, p: SweepPoint) -> str:
@@ -62,7 +73,7 @@ def table_rows(s: Sweep) -> tuple[list[str], list[list[str]]]:
         "findings"]
     body = []
     for p in s.points:
-        row = [str(p.value)] + [_cell(k, p.metric(k)) for k, _ in cols]
+        row = [str(p.value)] + [_cell(k, p) for k, _ in cols]
         if s.budget_bytes:
             row.append(_status(s, p))
         row.append(p.error if p.error else (", ".join(p.findings) or "-"))
@@ -101,6 +112,7 @@ def render_table(sweeps: Sequence[Sweep]) -> str:
                  fit.table([fit.Col(h, [row[i] for row in body], numeric=i < len(headers) - 1)
                             for i, h in enumerate(headers)]), ""]
         lines += conclusion_lines(s) or ["no budget given and no findings"]
+        lines += [line for line in (lower_bound_line(s),) if line]
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
@@ -121,7 +133,7 @@ def render_markdown(sweeps: Sequence[Sweep]) -> str:
     for s in sweeps:
         headers, body = table_rows(s)
         out += [f"### `{cell(s.path)}` over {cell(s.over)}", ""]
-        out += [f"- {cell(line)}" for line in conclusion_lines(s)]
+        out += [f"- {cell(line)}" for line in conclusion_lines(s) + [lower_bound_line(s)] if line]
         out += [f"- method: {cell(s.method)}: {cell(s.note)}", "",
                 "| " + " | ".join(cell(h) for h in headers) + " |",
                 "|" + "|".join(["---:"] * (len(headers) - 1) + ["---"]) + "|"]
@@ -161,7 +173,8 @@ def render_html(sweeps: Sequence[Sweep]) -> str:
         out += [f'<section class="artifact" id="sweep-{i}">', f"<h2>{escape(s.path)}</h2>",
                 f'<p class="meta">over {escape(s.over)} · method {escape(s.method)}: '
                 f"{escape(s.note)}</p>", "<ul>"]
-        out += [f"<li>{escape(line)}</li>" for line in conclusion_lines(s)]
+        out += [f"<li>{escape(line)}</li>" for line in conclusion_lines(s) + [lower_bound_line(s)]
+                if line]
         out += ["</ul>", "<figure>", line_chart(s, f"sweep-chart-{i}"),
                 f"<figcaption>{escape(s.metric)} against {escape(s.over)}"
                 + (" with the budget as a dashed line" if s.budget_bytes else "")

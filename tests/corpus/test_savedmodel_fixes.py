@@ -7,6 +7,7 @@ file and input, shared by the tests (TensorFlow's import and each trace cost sec
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -22,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SAVED = ROOT / "fixtures" / "corpus" / "savedmodels"
 BATCH = {"stored": 1, "second": 3}  # record_savedmodels.BATCHES
 
-pytest.importorskip("tensorflow")
+# Installed or not, without importing it here: a module-level import would load TensorFlow
+# into every test worker at collection (tests/test_suite_speed.py); the tests import it.
+if importlib.util.find_spec("tensorflow") is None:
+    pytest.skip("needs tensorflow (the test extra)", allow_module_level=True)
 
 
 def golden(name: str) -> dict[str, Any]:

@@ -12,6 +12,13 @@ one JSON line to LOG for each violation:
 
 Audit hooks only see Python-level events; C-level reads (libhdf5, protobuf) are caught by the
 corpus's FIFOs instead (opening one blocks, so the test sees a timeout).
+
+``python tests/hostile/guarded.py --serve N`` is the same run, many times over, without
+paying Python's start-up and memscan's imports per case (about 1 s of CPU each, most of the
+corpus test's cost): tests/forkserver.py's server, which imports once and forks one child
+per job (JSON lines on stdin: argv, cwd, env, stdout/stderr/log files, the model folder),
+with RLIMIT_AS set and this audit hook installed in the child, after the fork, so every
+event of the run itself is seen.
 """
 from __future__ import annotations
 
@@ -88,16 +95,37 @@ def install(model_folder: str, log_fd: int) -> None:
     sys.addaudithook(hook)
 
 
+def _checkout_first() -> None:
+    """As `python -m analyzer`: sys.path[0] is this script's folder; put the checkout first."""
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def main() -> None:
     folder, log = sys.argv[1], sys.argv[2]
     assert sys.argv[3] == "--"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     sys.argv = ["memscan", *sys.argv[4:]]
-    # As `python -m analyzer`: sys.path[0] is this script's folder; put the checkout first.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    _checkout_first()
     install(folder, fd)
     runpy.run_module("analyzer", run_name="__main__", alter_sys=True)
 
 
+def _audit(job: dict) -> None:
+    """In each forked child of the server: the hook, as ``main`` installs it."""
+    install(job["folder"], os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+
+def serve(at_once: int) -> None:
+    """``--serve N``: tests/forkserver.py's server, the audit hook installed in every child."""
+    _checkout_first()
+    sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import forkserver
+
+    forkserver.serve(at_once, _audit)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]))
+    else:
+        main()

@@ -1,4 +1,10 @@
-"""Every hostile or broken artifact of the corpus, through the real CLI as a subprocess.
+"""Every hostile or broken artifact of the corpus, through the real CLI in a child process.
+
+Each case is one run of ``python -m analyzer``'s entry point under guarded.py's audit hook,
+in a process of its own: a child forked from guarded.py's server, which has imported the CLI
+and the readers' libraries once, so the corpus costs its analyses and not 128 Python
+start-ups (see guarded.py; ``python tests/hostile/guarded.py FOLDER LOG -- ARGS`` runs one
+case as a fresh interpreter).
 
 For each case: exit 2 with exactly one stderr line naming the file and what is wrong (never
 the catch-all "could not be analysed", which means a bug), or a report (exit 0/1) with the
@@ -14,13 +20,10 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,51 +75,57 @@ def _files(root: Path) -> set[str]:
     return out
 
 
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
-
-
-def run_guarded(case: Case, root: Path, scratch: Path) -> Run:
-    """Run the CLI on one case under the audit hook; measure wall time and max RSS."""
+def _job(case: Case, root: Path, scratch: Path) -> dict:
+    """One case as a job for guarded.py's fork server: the CLI's arguments, its own empty
+    cwd/HOME/TMPDIR, where its output and the audit log go."""
     work = scratch / case.name
     for sub in ("cwd", "home", "tmp"):
         (work / sub).mkdir(parents=True)
-    log = work / "audit.log"
     target = root / case.path
-    folder = target if target.is_dir() else target.parent
     env = {k: v for k, v in os.environ.items() if k not in ("MEMSCAN_DEBUG", "PYTHONPATH")}
     env.update(HOME=str(work / "home"), TMPDIR=str(work / "tmp"), PYTHONDONTWRITEBYTECODE="1",
                PYTHONPATH=str(ROOT))
-    out, err = open(work / "stdout", "w+b"), open(work / "stderr", "w+b")
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "guarded.py"), str(folder), str(log), "--", str(target),
-         "--format", "json", "--time-limit", str(MEMSCAN_TIME_LIMIT_S), *case.args],
-        cwd=work / "cwd", env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-        preexec_fn=_limit)
-    timed_out = False
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() - start > WALL_KILL_S:
-            timed_out = True
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.02)
-    wall = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0), err.seek(0)
-    stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    out.close(), err.close()
+    return {"id": case.name, "folder": str(target if target.is_dir() else target.parent),
+            "args": [str(target), "--format", "json", "--time-limit",
+                     str(MEMSCAN_TIME_LIMIT_S), *case.args],
+            "cwd": str(work / "cwd"), "env": env, "stdout": str(work / "stdout"),
+            "stderr": str(work / "stderr"), "log": str(work / "audit.log"),
+            "address_space": AS_LIMIT, "wall_limit": WALL_KILL_S}
+
+
+def run_guarded(cases: list[Case], root: Path, scratch: Path) -> dict[str, Run]:
+    """Run the CLI on every case under the audit hook, two at a time, through guarded.py's
+    fork server (one Python start-up and one set of imports for the whole corpus); measure
+    each run's wall time, CPU time and max RSS."""
+    jobs = {c.name: _job(c, root, scratch) for c in cases}
+    server = scratch / "server"
+    server.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MEMSCAN_DEBUG", "PYTHONPATH")}
+    env.update(HOME=str(server), TMPDIR=str(server), PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, str(HERE / "guarded.py"), "--serve", "2"],
+                          input="".join(json.dumps(j) + "\n" for j in jobs.values()),
+                          capture_output=True, text=True, cwd=server, env=env,
+                          timeout=WALL_KILL_S * len(cases))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {}
+    for line in proc.stdout.splitlines():
+        answer = json.loads(line)
+        case = next(c for c in cases if c.name == answer["id"])
+        runs[case.name] = _run(case, root, scratch / case.name, answer)
+    assert set(runs) == set(jobs), sorted(set(jobs) - set(runs))
+    return runs
+
+
+def _run(case: Case, root: Path, work: Path, answer: dict) -> Run:
+    read = lambda name: (work / name).read_bytes().decode(errors="replace")  # noqa: E731
+    log = work / "audit.log"
     violations = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    created = sorted(f"cwd/{p}" for p in _files(work / "cwd"))
-    created += sorted(f"home/{p}" for p in _files(work / "home"))
-    created += sorted(f"tmp/{p}" for p in _files(work / "tmp"))
-    return Run(case, str(target), proc.returncode, stdout, stderr, wall, usage.ru_maxrss,
-               usage.ru_utime + usage.ru_stime,
-               timed_out, violations, created)
+    created = []
+    for sub in ("cwd", "home", "tmp"):
+        created += sorted(f"{sub}/{p}" for p in _files(work / sub))
+    return Run(case, str(root / case.path), answer["returncode"], read("stdout"),
+               read("stderr"), answer["wall"], answer["max_rss_kib"], answer["cpu"],
+               answer["timed_out"], violations, created)
 
 
 _BUILT: dict[str, object] = {}
@@ -136,8 +145,7 @@ def corpus(tmp_path_factory) -> tuple[Path, dict[str, Run], set[str]]:
     root, cases = _built()
     scratch = tmp_path_factory.mktemp("runs")
     before = _files(root)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = {r.case.name: r for r in pool.map(lambda c: run_guarded(c, root, scratch), cases)}
+    runs = run_guarded(cases, root, scratch)
     created = _files(root) - before
     return root, runs, created
 
