@@ -59,6 +59,19 @@ def _cfg(step: Step, key: str, default=None):
     return step.config.get(key, default) if isinstance(step.config, dict) else default
 
 
+def _count(step: Step, key: str, default: int) -> int:
+    """A size from the layer's config (units, heads, ...): a non-negative int, or ``default``
+    when the file states anything else (the config is untrusted)."""
+    v = _cfg(step, key)
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else default
+
+
+def _rate(step: Step, key: str) -> float:
+    """A probability from the layer's config (a dropout rate); 0 for anything not a number."""
+    v = _cfg(step, key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+
+
 def nothing(step: Step) -> Saved:
     """add/sub: ``grad`` only; cat: ``cat_tensors_backward(grad, sizes)``; view/reshape,
     constant_pad_nd, mean (``mean_backward(grad, self.sym_sizes())``): sizes only."""
@@ -133,7 +146,7 @@ def separable(step: Step) -> Saved:
     """SeparableConv: two convolutions; the second reads the depthwise result (hidden)."""
     base = linear(step)
     shape = step.input_shapes[0] if step.input_shapes else None
-    mult = _cfg(step, "depth_multiplier", 1) or 1
+    mult = _count(step, "depth_multiplier", 1) or 1
     hidden = _elements(shape) * mult * _itemsize(step)  # stride 1 upper bound
     return Saved(tensors=base.tensors, extra_bytes=base.extra_bytes + hidden)
 
@@ -163,7 +176,7 @@ def max_pool(step: Step) -> Saved:
 
 def dropout(step: Step) -> Saved:
     """native_dropout: ``native_dropout_backward(grad, result1, scale)``: the bool mask."""
-    rate = _cfg(step, "rate", 0) or 0
+    rate = _rate(step, "rate")
     return Saved(extra_bytes=_out_elements(step) if rate > 0 else 0)
 
 
@@ -173,7 +186,7 @@ def _recurrent(per_step_units: int) -> Keep:
     input (read by the input projection's mm)."""
     def keep(step: Step) -> Saved:
         shape = step.input_shapes[0] if step.input_shapes else None
-        units = _cfg(step, "units", 0) or 0
+        units = _count(step, "units", 0)
         if not shape or len(shape) < 3 or not all(isinstance(d, int) for d in shape[:2]):
             return Saved(tensors=step.inputs[:1] + step.outputs)
         batch, steps = shape[0], shape[1]
@@ -200,16 +213,16 @@ def multi_head_attention(step: Step) -> Saved:
     shapes = [s for s in step.input_shapes if s is not None]
     if len(shapes) < 2 or not step.output_shapes:
         return Saved(tensors=step.inputs + step.outputs)
-    heads = _cfg(step, "num_heads", 1) or 1
-    key_dim = _cfg(step, "key_dim", 0) or 0
-    value_dim = _cfg(step, "value_dim", None) or key_dim
+    heads = _count(step, "num_heads", 1) or 1
+    key_dim = _count(step, "key_dim", 0)
+    value_dim = _count(step, "value_dim", 0) or key_dim
     q, v = shapes[0], shapes[1]
     batch, tq, tk = q[0], _elements(q[1:-1]), _elements(v[1:-1])
     itemsize = _itemsize(step)
     heads_bytes = batch * heads * (tq * key_dim + tk * key_dim + tk * value_dim)
     probs = batch * heads * tq * tk
     context = batch * tq * heads * value_dim
-    mask = probs if (_cfg(step, "dropout", 0) or 0) > 0 else 0  # bool, one byte each
+    mask = probs if _rate(step, "dropout") > 0 else 0  # bool, one byte each
     return Saved(tensors=step.inputs[:2],
                  extra_bytes=(heads_bytes + probs + context) * itemsize + mask)
 
