@@ -41,8 +41,8 @@ KINDS = {
 COPIES = 10
 CHEAP = ("m.h5", "z.keras", "o.onnx")
 URLS = 13
-#: Kinds read over HTTP (TFLite is read from local files only: analyzer/sources.py).
-URL_KINDS = ("m.h5", "w.weights.h5", "z.keras", "o.onnx", "s_tfk")
+#: Kinds read over HTTP: every kind.
+URL_KINDS = ("m.h5", "w.weights.h5", "z.keras", "o.onnx", "c.tflite", "s_tfk")
 
 
 class KillingHandler(RangeHandler):

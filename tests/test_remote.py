@@ -28,6 +28,7 @@ CASES = {
     "keras-zip": "keras_zip/multi_io.keras",
     "onnx": "onnx/keras_export.onnx",
     "savedmodel": "savedmodel/multi_io_tfk",
+    "tflite": "tflite/cnn_float.tflite",
 }
 FIXTURES = ROOT / "fixtures"
 

@@ -24,6 +24,7 @@ import re
 import struct
 from typing import Any, Optional
 
+from .. import sources
 from ..errors import UnreadableArtifact
 from ..findings import Code, Severity
 from ..engine_inputs import TfliteModel
@@ -45,14 +46,10 @@ _UNREADABLE = (struct.error, IndexError, ValueError, TypeError, OverflowError,
 
 
 def read(path: str) -> Graph:
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size < 16:
-                raise UnreadableArtifact("the TFLite file is too short to hold a model", path)
-            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError as exc:
-        raise UnreadableArtifact(f"cannot be read ({exc.strerror})", path) from None
+    view = _remote_bytes(path) if sources.is_url(path) else _mapped(path)
+    size = len(view)
+    if size < 16:
+        raise UnreadableArtifact("the TFLite file is too short to hold a model", path)
     try:
         return _Reader(path, view, size).graph()
     except UnreadableArtifact:
@@ -63,11 +60,34 @@ def read(path: str) -> Graph:
         raise UnreadableArtifact(f"the TFLite flatbuffer is malformed ({type(exc).__name__}: "
                                  f"{str(exc)[:100]})", path) from None
     finally:
-        view.close()
+        if isinstance(view, mmap.mmap):
+            view.close()
+
+
+def _mapped(path: str) -> mmap.mmap:
+    """A read-only map of a local file: only the pages the accessors touch are read."""
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size < 16:
+                raise UnreadableArtifact("the TFLite file is too short to hold a model", path)
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise UnreadableArtifact(f"cannot be read ({exc.strerror})", path) from None
+
+
+def _remote_bytes(path: str) -> bytes:
+    """A URL's whole file: the flatbuffer accessors need random access to one buffer, and
+    a TFLite file keeps its weights inline between the tables, so there is no metadata-only
+    range to fetch (docs/remote.md). ``bytes_read`` reports the transfer."""
+    try:
+        with sources.open_binary(path) as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UnreadableArtifact(f"cannot be read ({exc.strerror or exc})", path) from None
 
 
 class _Reader:
-    def __init__(self, path: str, buf: mmap.mmap, size: int) -> None:
+    def __init__(self, path: str, buf: "mmap.mmap | bytes", size: int) -> None:
         import tflite  # the schema's generated accessors (pure Python)
 
         self.tfl = tflite
