@@ -21,21 +21,15 @@ import pytest
 from conftest import ROOT, run_cli
 from remote_servers import RangeHandler, Server, free_port
 
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_dask import KINDS  # noqa: E402  (small artifacts of every kind memscan reads)
+
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("fsspec")
 pytest.importorskip("aiohttp")
 psutil = pytest.importorskip("psutil")
 
 FIXTURES = ROOT / "fixtures"
-#: Small artifacts of every kind memscan reads; copied (files symlinked) to reach 50.
-KINDS = {
-    "m.h5": "keras3/multi_io.h5",
-    "w.weights.h5": "keras_zip/keras3_seq_mix.weights.h5",
-    "z.keras": "keras_zip/flatten_dense.keras",
-    "o.onnx": "onnx/keras_export.onnx",
-    "c.tflite": "tflite/cnn_float.tflite",
-    "s_tfk": "savedmodel/multi_io_tfk",
-}
 #: Folder 0 holds every kind; folders 1..COPIES the three quickest to analyse (the suite
 #: runs on 2 shared cores): 6 + 3 x 10 + 1 broken file = 37 local; + 13 URLs = 50 artifacts.
 COPIES = 10
