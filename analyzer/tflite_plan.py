@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from .ir import dtype_bytes
+from .registries import registrar
 from .runtime_model import Buffer, Placement, RuntimeModel, Step
 
 #: kDefaultTensorAlignment (tensorflow/lite/core/c/common.h).
@@ -175,12 +176,7 @@ Scratch = Callable[[Step, dict[str, tuple]], list[int]]
 SCRATCH: dict[str, Scratch] = {}
 
 
-def scratch_of(*ops: str) -> Callable[[Scratch], Scratch]:
-    def register(fn: Scratch) -> Scratch:
-        for op in ops:
-            SCRATCH[op] = fn
-        return fn
-    return register
+scratch_of = registrar(SCRATCH)
 
 
 def scratch(step: Step, shapes: dict[str, tuple]) -> list[int]:

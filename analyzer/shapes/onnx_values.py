@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from ..ir import Shape
+from ..registries import registrar
 from .onnx_branches import fold_ifs, state_loop_scans
 
 #: Values larger than this are never computed (shape arithmetic is a few dozen integers).
@@ -45,12 +46,7 @@ Rule = Callable[[Any, list[Optional[Value]], list[Optional[Shape]], int], Option
 RULES: dict[str, Rule] = {}
 
 
-def rule(*ops: str):
-    def register(fn: Rule) -> Rule:
-        for op in ops:
-            RULES[op] = fn
-        return fn
-    return register
+rule = registrar(RULES)
 
 
 def _attr(node: Any, name: str, default: Any = None) -> Any:

@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Optional
 
 from ...engine_inputs import TfliteModel
 from ...ir import TFLITE, Graph, Node, ReaderFinding, Shape
+from ...registries import registrar
 from ..ops import lookup
 from ..registry import RuleCall, ShapeError
 
@@ -87,12 +88,7 @@ ValueFn = Callable[[Node, list[Shape], list[Optional[Values]]], Optional[Values]
 VALUE_OPS: dict[str, ValueFn] = {}
 
 
-def value_op(*ops: str) -> Callable[[ValueFn], ValueFn]:
-    def register(fn: ValueFn) -> ValueFn:
-        for op in ops:
-            VALUE_OPS[op] = fn
-        return fn
-    return register
+value_op = registrar(VALUE_OPS)
 
 
 @value_op("SHAPE")
