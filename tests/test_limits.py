@@ -3,6 +3,7 @@ are refused in one line naming the limit and its flag, within 10 s of CPU and 30
 the expensive work; below the limits graphs are analysed, at a cost linear in the nodes."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -108,8 +109,12 @@ def test_cost_is_linear_in_nodes(tmp_path) -> None:
     analyse(str(onnx_chain(tmp_path / "warm.onnx", 100)))  # imports, engines
     for n in (1_000, 10_000):
         path = onnx_chain(tmp_path / f"chain{n}.onnx", n)
-        start = time.process_time()
-        report = analyse(str(path))
-        cpu[n] = time.process_time() - start
-        assert len(report.layers) == n + 1  # the input row and one per node
+        times = []
+        for _ in range(2):  # best of two, each from a collected heap: one GC pass or a
+            gc.collect()    # neighbour's burst on the shared machine is not the algorithm
+            start = time.process_time()
+            report = analyse(str(path))
+            times.append(time.process_time() - start)
+            assert len(report.layers) == n + 1  # the input row and one per node
+        cpu[n] = min(times)
     assert cpu[10_000] / cpu[1_000] < 20, cpu
